@@ -1,0 +1,41 @@
+# Two commands for a new user: `make run` (the full workflow on config/config.yaml) and
+# `make test`. Both create .venv and install what they need on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+CORES ?= all
+export PATH := $(BIN):$(PATH)
+
+.PHONY: run test lint gpu bench report clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+run: $(STAMP)  ## the whole workflow on the default config
+	snakemake --cores $(CORES)
+
+test: $(STAMP)  ## lint + the test suite (GPU tests skip without a GPU)
+	ruff check src tests bench
+	snakefmt --check Snakefile workflow/rules
+	pytest
+
+lint: $(STAMP)
+	ruff check src tests bench
+	snakefmt --check Snakefile workflow/rules
+	snakemake --lint
+
+gpu: $(STAMP)  ## add the CUDA 12 stack (dask-cuda, CuPy)
+	$(BIN)/python -m pip install -q -e '.[gpu,test]'
+
+bench: $(STAMP)  ## filerate against C tools on the 10,000-file corpus
+	$(BIN)/python bench/bench_cpu.py
+
+report: $(STAMP)  ## regenerate only the tables, bottleneck report and HTML report
+	snakemake --cores $(CORES) --forcerun tables bottlenecks report
+
+clean:
+	rm -rf results logs .snakemake report.html

@@ -1,0 +1,334 @@
+"""The CPU hot path: read a batch of files into one buffer, hash and count them.
+
+Everything per file happens inside one compiled (numba, nogil) loop that calls libc's
+openat/read/close and xxhash's XXH3_64bits directly, so a batch costs three system calls
+per file and no Python work per file; worker threads run it in parallel without the GIL.
+
+Buffer layout: file i occupies ``buf[offsets[i] : offsets[i] + sizes[i]]``; offsets are
+8-byte aligned and the gap up to the next slot is filled with spaces, so the counting
+kernel can work on 64-bit words (SWAR) without changing any count (a space is not a
+newline, not non-ASCII, not NUL and cannot start a word).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+
+import numba
+import numpy as np
+import pandas as pd
+import xxhash._xxhash as _xxhash_ext
+from numba import uint64
+
+from filerate.reference import TYPES
+
+# status codes per file (0 = ok); the reasons are filled in by the caller
+OK, OPEN_FAILED, READ_FAILED, GREW, SHRANK, TOO_LARGE = 0, 1, 2, 3, 4, 5
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_openat = _libc.openat
+_openat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+_openat.restype = ctypes.c_int
+_read = _libc.read
+_read.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+_read.restype = ctypes.c_ssize_t
+_close = _libc.close
+_close.argtypes = [ctypes.c_int]
+_close.restype = ctypes.c_int
+_clock_gettime = _libc.clock_gettime
+_clock_gettime.argtypes = [ctypes.c_int, ctypes.c_void_p]
+_clock_gettime.restype = ctypes.c_int
+# The xxhash wheel exports the C library's symbols; calling them from numba avoids a
+# Python call per file.
+_xxh3 = ctypes.CDLL(_xxhash_ext.__file__).XXH3_64bits
+_xxh3.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_xxh3.restype = ctypes.c_uint64
+
+_O_RDONLY_CLOEXEC = os.O_RDONLY | os.O_CLOEXEC
+_SPACE = 0x20
+_ONES = np.uint64(0x0101010101010101)
+_HIGH = np.uint64(0x8080808080808080)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_NL = np.uint64(0x0A0A0A0A0A0A0A0A)
+_SP = np.uint64(0x2020202020202020)
+_GE9 = np.uint64(0x7777777777777777)  # 0x80 - 9 in every byte
+_GE14 = np.uint64(0x7272727272727272)  # 0x80 - 14 in every byte
+
+TYPE_CODE = {name: code for code, name in enumerate(TYPES)}
+_EXT_TABLE = [
+    (b"py", "python"),
+    (b"md", "markdown"),
+    (b"json", "json"),
+    (b"txt", "text"),
+    (b"log", "log"),
+    (b"csv", "csv"),
+]
+# extension bytes padded to 4, their lengths and type codes, for the compiled matcher
+_EXT_BYTES = np.array([list(e.ljust(4, b"\0")) for e, _ in _EXT_TABLE], dtype=np.uint8)
+_EXT_LENS = np.array([len(e) for e, _ in _EXT_TABLE], dtype=np.int64)
+_EXT_CODES = np.array([TYPE_CODE[t] for _, t in _EXT_TABLE], dtype=np.int8)
+BINARY_CODE = TYPE_CODE["binary"]
+
+
+@numba.njit(inline="always")
+def _eq(v, pattern):
+    """0x80 in each byte of v that equals the byte of pattern (exact)."""
+    x = v ^ pattern
+    t = ((x & _LOW7) + _LOW7) | x
+    return ~t & _HIGH
+
+
+@numba.njit(inline="always")
+def _popcount_high(flags):
+    """Number of bytes whose 0x80 bit is set in flags (flags has no other bits)."""
+    return ((flags >> uint64(7)) * _ONES) >> uint64(56)
+
+
+@numba.njit(nogil=True, boundscheck=False)
+def _count_words(words64, first, nwords, out, i):
+    """lines, words, non-ASCII and NUL bytes of one space-padded slot of 64-bit words."""
+    nl = uint64(0)
+    wc = uint64(0)
+    na = uint64(0)
+    nz = uint64(0)
+    carry = uint64(0x80)  # the byte before a file counts as whitespace
+    for k in range(first, first + nwords):
+        v = words64[k]
+        nl += _popcount_high(_eq(v, _NL))
+        nz += _popcount_high(_eq(v, uint64(0)))
+        hi = v & _HIGH
+        na += _popcount_high(hi)
+        lo = v & _LOW7
+        ws = (((lo + _GE9) & ~(lo + _GE14)) & _HIGH & ~hi) | _eq(v, _SP)  # \t..\r or space
+        wc += _popcount_high(((ws << uint64(8)) | carry) & ~ws & _HIGH)
+        carry = ws >> uint64(56)
+    out[0, i] = nl
+    out[1, i] = wc
+    out[2, i] = na
+    out[3, i] = nz
+
+
+@numba.njit(nogil=True, boundscheck=False)
+def _type_code(names, start, ext_bytes, ext_lens, ext_codes):
+    """Type code from the extension of a NUL-terminated relative path (0 = other)."""
+    end = start
+    while names[end] != 0:
+        end += 1
+    dot = -1
+    j = end - 1
+    while j >= start and names[j] != 47:  # '/'
+        if names[j] == 46 and dot < 0:  # '.'
+            dot = j
+        j -= 1
+    base = j + 1
+    if dot <= base:  # no dot, or a leading dot only ('.bashrc')
+        return 0
+    n = end - dot - 1
+    for e in range(ext_lens.shape[0]):
+        if ext_lens[e] == n:
+            same = True
+            for c in range(n):
+                if names[dot + 1 + c] != ext_bytes[e, c]:
+                    same = False
+                    break
+            if same:
+                return ext_codes[e]
+    return 0
+
+
+@numba.njit(inline="always")
+def _now_ns(ts):
+    _clock_gettime(1, ts.ctypes.data)  # CLOCK_MONOTONIC, through the vDSO: ~20 ns
+    return ts[0] * 1_000_000_000 + ts[1]
+
+
+@numba.njit(nogil=True, boundscheck=False)
+def _read_batch(
+    dirfd,
+    names,
+    name_offsets,
+    sizes,
+    offsets,
+    skip,
+    buf,
+    count,
+    status,
+    nbytes,
+    hashes,
+    counts,
+    types,
+    ext_bytes,
+    ext_lens,
+    ext_codes,
+    spent,
+):
+    """Read, hash and (if count) analyse every file of the batch; fills the out arrays.
+
+    ``spent`` accumulates nanoseconds in system calls (open/read/close), hashing and
+    counting, measured per file with the monotonic clock.
+    """
+    words64 = buf.view(np.uint64)
+    base = buf.ctypes.data
+    nptr = names.ctypes.data
+    ts = np.zeros(2, dtype=np.int64)
+    for i in range(sizes.shape[0]):
+        t0 = _now_ns(ts)
+        types[i] = _type_code(names, name_offsets[i], ext_bytes, ext_lens, ext_codes)
+        if skip[i]:
+            status[i] = 5
+            continue
+        fd = _openat(dirfd, nptr + name_offsets[i], 0o2000000)  # O_RDONLY | O_CLOEXEC
+        if fd < 0:
+            status[i] = 1
+            continue
+        want = sizes[i] + 1  # one byte more than expected: detects a file that grew
+        got = 0
+        failed = False
+        while got < want:
+            r = _read(fd, base + offsets[i] + got, want - got)
+            if r < 0:
+                failed = True
+                break
+            if r == 0:
+                break
+            got += r
+        _close(fd)
+        t1 = _now_ns(ts)
+        spent[0] += t1 - t0
+        nbytes[i] = got
+        if failed:
+            status[i] = 2
+            continue
+        if got != sizes[i]:
+            status[i] = 3 if got > sizes[i] else 4
+            continue
+        status[i] = 0
+        start = offsets[i]
+        hashes[i] = _xxh3(base + start, got)
+        t2 = _now_ns(ts)
+        spent[1] += t2 - t1
+        # pad the slot with spaces up to the next 8-byte boundary (overwrites the probe byte)
+        stop = (start + got + 7) & ~7
+        for j in range(start + got, stop):
+            buf[j] = 32
+        if count:
+            _count_words(words64, start >> 3, (stop - start) >> 3, counts, i)
+            if counts[3, i] > 0:
+                types[i] = 7  # binary: holds a NUL byte
+            spent[2] += _now_ns(ts) - t2
+
+
+class FileTable:
+    """A manifest's paths and sizes as flat arrays, ready for the compiled reader."""
+
+    def __init__(self, path_raw: list[bytes], sizes: np.ndarray):
+        blob = b"\0".join(path_raw) + b"\0"
+        # writable copies: numba compiles a separate (slow-to-build) specialisation for
+        # read-only arrays, which pandas/pyarrow and frombuffer hand out
+        self.names = np.frombuffer(blob, dtype=np.uint8).copy()
+        lengths = np.fromiter((len(p) + 1 for p in path_raw), dtype=np.int64, count=len(path_raw))
+        self.name_offsets = np.zeros(len(path_raw), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=self.name_offsets[1:])
+        self.sizes = np.array(sizes, dtype=np.int64, copy=True)
+        self.path_raw = path_raw
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    @classmethod
+    def from_manifest(cls, manifest_path: str) -> FileTable:
+        frame = pd.read_parquet(manifest_path, columns=["path_raw", "bytes"])
+        return cls(list(frame["path_raw"]), frame["bytes"].to_numpy())
+
+
+_tables: dict[tuple, FileTable] = {}
+_tables_lock = threading.Lock()
+
+
+def file_table(manifest_path: str) -> FileTable:
+    """The FileTable of a manifest, loaded once per process (keyed by path and mtime)."""
+    st = os.stat(manifest_path)
+    key = (os.path.abspath(manifest_path), st.st_mtime_ns, st.st_size)
+    with _tables_lock:
+        table = _tables.get(key)
+        if table is None:
+            table = _tables[key] = FileTable.from_manifest(manifest_path)
+        return table
+
+
+def slot_layout(sizes: np.ndarray, skip: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-byte aligned offsets of each file's slot, and the buffer size needed."""
+    padded = ((np.where(skip, 0, sizes) + 8) // 8) * 8  # +1 probe byte, rounded up
+    offsets = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(padded[:-1], out=offsets[1:])
+    total = int(offsets[-1] + padded[-1]) if len(sizes) else 8
+    return offsets, total + 8
+
+
+class BatchResult:
+    """Per-file arrays of one batch (analysis fields are filled when counted)."""
+
+    def __init__(self, n: int):
+        self.status = np.zeros(n, dtype=np.int8)
+        self.nbytes = np.zeros(n, dtype=np.int64)
+        self.hashes = np.zeros(n, dtype=np.uint64)
+        self.counts = np.zeros((4, n), dtype=np.uint64)  # lines, words, non_ascii, nul
+        self.types = np.zeros(n, dtype=np.int8)
+        self.spent_ns = np.zeros(3, dtype=np.int64)  # syscalls, hashing, counting
+
+
+def read_batch(
+    dirfd: int,
+    table: FileTable,
+    start: int,
+    stop: int,
+    buf: np.ndarray,
+    offsets: np.ndarray,
+    skip: np.ndarray,
+    count: bool,
+) -> BatchResult:
+    """Read files [start, stop) of ``table`` into ``buf`` at ``offsets`` (see slot_layout)."""
+    n = stop - start
+    res = BatchResult(n)
+    _read_batch(
+        dirfd,
+        table.names,
+        table.name_offsets[start:stop],
+        table.sizes[start:stop],
+        offsets,
+        skip,
+        buf,
+        count,
+        res.status,
+        res.nbytes,
+        res.hashes,
+        res.counts,
+        res.types,
+        _EXT_BYTES,
+        _EXT_LENS,
+        _EXT_CODES,
+        res.spent_ns,
+    )
+    return res
+
+
+def warm_up() -> float:
+    """Compile the kernels in this process; returns the seconds it took."""
+    import tempfile
+    import time
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "a.txt"), "wb") as fh:
+            fh.write(b"warm up\n")
+        table = FileTable([b"a.txt"], np.array([8]))
+        skip = np.zeros(1, dtype=bool)
+        offsets, size = slot_layout(table.sizes, skip)
+        dirfd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            read_batch(dirfd, table, 0, 1, np.empty(size, np.uint8), offsets, skip, True)
+        finally:
+            os.close(dirfd)
+    return time.perf_counter() - t0

@@ -1,0 +1,161 @@
+"""Start (or connect to) the Dask cluster a phase runs on, and say why it is that one.
+
+- cpu: distributed.LocalCluster with the plan's worker count mapped to processes x threads;
+- gpu: dask_cuda.LocalCUDACluster, one worker process per visible GPU (dask-cuda's model),
+  the plan's worker count mapped to threads per GPU worker and its "GPU memory per worker"
+  to a device-buffer budget per thread;
+- external: an existing scheduler (address or scheduler_file), workers as they are;
+- auto: gpu when a GPU, CuPy and dask-cuda are all usable, else cpu.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+GB = 1 << 30
+
+
+@dataclass
+class ClusterInfo:
+    client: object
+    cluster: object | None
+    record: dict = field(default_factory=dict)
+    device: str = "cpu"  # what the tasks use: "cpu" or "gpu"
+
+    def close(self) -> None:
+        try:
+            self.client.close(timeout=20)
+        finally:
+            if self.cluster is not None:
+                self.cluster.close(timeout=30)
+
+
+def choose_backend(settings: dict) -> dict:
+    """Decide cpu / gpu / external from the settings; probe the GPU when it matters."""
+    from filerate import gpu
+
+    if settings.get("address") or settings.get("scheduler_file"):
+        probe = gpu.probe() if settings["backend"] == "gpu" else None
+        return {
+            "requested": settings["backend"],
+            "used": "external",
+            "device": "gpu" if settings["backend"] == "gpu" else "cpu",
+            "reason": "an existing scheduler was given",
+            "gpu_probe": probe,
+        }
+    requested = settings["backend"]
+    if requested == "cpu":
+        return {
+            "requested": "cpu",
+            "used": "cpu",
+            "device": "cpu",
+            "reason": "backend: cpu requested",
+            "gpu_probe": None,
+        }
+    probe = gpu.probe()
+    if probe["usable"]:
+        return {
+            "requested": requested,
+            "used": "gpu",
+            "device": "gpu",
+            "reason": probe["reason"],
+            "gpu_probe": probe,
+        }
+    if requested == "gpu":
+        from filerate.cli import UserError
+
+        raise UserError(
+            f"backend 'gpu' requested but no GPU is usable: {probe['reason']}. "
+            "Use backend: auto or cpu, or install the gpu extra (pip install -e '.[gpu]')."
+        )
+    return {
+        "requested": "auto",
+        "used": "cpu",
+        "device": "cpu",
+        "reason": f"no usable GPU: {probe['reason']}",
+        "gpu_probe": probe,
+    }
+
+
+def start(settings: dict, backend: dict) -> ClusterInfo:
+    """Start the cluster and a client; the time this takes is recorded as startup_s."""
+    from distributed import Client
+
+    resolved = settings["resolved"]
+    t0 = time.perf_counter()
+    record: dict = {"kind": None}
+    cluster = None
+    quiet = logging.WARNING
+    if backend["used"] == "external":
+        if settings.get("scheduler_file"):
+            client = Client(scheduler_file=settings["scheduler_file"], timeout="60s")
+        else:
+            client = Client(settings["address"], timeout="60s")
+        record["kind"] = "external"
+    elif backend["used"] == "gpu":
+        from dask_cuda import LocalCUDACluster
+
+        n_gpus = max(1, len(backend["gpu_probe"].get("devices", [])))
+        threads = max(1, min(math.ceil(resolved["workers"] / n_gpus), resolved["cpu_count"]))
+        budget = int(settings["gpu_memory_per_worker_gb"] * GB)
+        cluster = LocalCUDACluster(
+            threads_per_worker=threads, dashboard_address=None, silence_logs=quiet
+        )
+        client = Client(cluster)
+        record["kind"] = "LocalCUDACluster"
+        record["gpu_mapping"] = {
+            "gpus": n_gpus,
+            "worker_processes": n_gpus,
+            "threads_per_gpu_worker": threads,
+            "plan_workers": resolved["workers"],
+            "plan_gpu_memory_per_worker_gb": settings["gpu_memory_per_worker_gb"],
+            "device_budget_bytes_per_thread": budget,
+            "device_budget_bytes_per_gpu": budget * threads,
+            "how": (
+                "dask-cuda runs one worker process per GPU. The plan's worker count becomes "
+                f"threads per GPU worker (min(ceil({resolved['workers']}/{n_gpus}), cpu_count)"
+                f" = {threads}); its GPU memory per worker becomes each thread's device-buffer "
+                "budget: a batch larger than it is copied and counted in chunks."
+            ),
+        }
+    else:
+        from distributed import LocalCluster
+
+        cluster = LocalCluster(
+            n_workers=resolved["processes"],
+            threads_per_worker=resolved["threads_per_process"],
+            processes=True,
+            dashboard_address=None,
+            silence_logs=quiet,
+        )
+        client = Client(cluster)
+        record["kind"] = "LocalCluster"
+    client.wait_for_workers(1, timeout=120)
+    record["startup_s"] = time.perf_counter() - t0
+    info = (
+        client.scheduler_info(n_workers=-1) if _takes_n_workers(client) else client.scheduler_info()
+    )
+    workers = [
+        {
+            "name": str(w.get("name")),
+            "address": addr,
+            "nthreads": w.get("nthreads"),
+            "pid": w.get("pid"),
+        }
+        for addr, w in info["workers"].items()
+    ]
+    record["address"] = client.scheduler.address
+    record["workers"] = workers
+    record["processes"] = len(workers)
+    record["total_threads"] = sum(w["nthreads"] or 0 for w in workers)
+    record["threads_per_process"] = max((w["nthreads"] or 0 for w in workers), default=0)
+    return ClusterInfo(client=client, cluster=cluster, record=record, device=backend["device"])
+
+
+def _takes_n_workers(client) -> bool:
+    import inspect
+
+    return "n_workers" in inspect.signature(client.scheduler_info).parameters

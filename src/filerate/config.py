@@ -1,0 +1,230 @@
+"""Load, validate and resolve the filerate configuration.
+
+The JSON schema (schema/config.schema.yaml, also workflow/schemas/) holds every key's
+default and description. Validation fills the defaults, then cross-checks what a schema
+cannot (a phase naming a missing corpus, worker expressions). Any problem raises
+ConfigError with one line: the key, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from filerate.expr import ExpressionError, evaluate
+
+MAX_WORKERS = 100_000
+ABLATION_KNOBS = ("workers", "batch_size", "gpu_memory_per_worker_gb", "analysis", "staging")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, described in one line."""
+
+
+def schema() -> dict:
+    text = resources.files("filerate").joinpath("schema/config.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _with_defaults(validator_class):
+    """A validator that fills each property's default before validating it."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    sch = error.schema if isinstance(error.schema, dict) else {}
+    value = error.instance
+    v = error.validator
+    if v == "enum":
+        allowed = "one of " + ", ".join(map(str, error.validator_value))
+    elif v == "minimum":
+        allowed = f"a number >= {error.validator_value}"
+    elif v == "exclusiveMinimum":
+        allowed = f"a number > {error.validator_value}"
+    elif v == "maximum":
+        allowed = f"a number <= {error.validator_value}"
+    elif v == "type":
+        t = error.validator_value
+        allowed = "of type " + (" or ".join(t) if isinstance(t, list) else t)
+    elif v == "additionalProperties":
+        extra = sorted(set(value) - set(sch.get("properties", {})))
+        known = ", ".join(sch.get("properties", {}))
+        return f"config: {key}: unknown key {', '.join(map(repr, extra))}; known keys: {known}"
+    elif v == "required":
+        return f"config: {key}: {error.message}"
+    elif v == "minProperties":
+        return f"config: {key}: must name at least {error.validator_value} entry"
+    else:
+        allowed = error.message
+    return f"config: {key} = {value!r}: must be {allowed}"
+
+
+def validate(config: dict, cpu_count: int | None = None) -> dict:
+    """Return a validated copy of ``config`` with every default filled in."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"config: top level must be a mapping, got {type(config).__name__}")
+    config = copy.deepcopy(config)
+    errors = sorted(_Validator(schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
+    for name, corpus in config["corpora"].items():
+        if corpus["source"] == "directory":
+            path = corpus.get("path")
+            if not path:
+                raise ConfigError(
+                    f"config: corpora.{name}.path is missing: "
+                    "source 'directory' needs the tree to sample from"
+                )
+            if not Path(path).is_dir():
+                raise ConfigError(
+                    f"config: corpora.{name}.path = {path!r}: must be an existing directory"
+                )
+    cpus = cpu_count or usable_cpus()
+    for name, phase in config["phases"].items():
+        if not _safe_name(name):
+            raise ConfigError(
+                f"config: phases.{name!r}: phase names may use letters, digits, '-' and '_' only"
+            )
+        if phase["corpus"] not in config["corpora"]:
+            raise ConfigError(
+                f"config: phases.{name}.corpus = {phase['corpus']!r}: must be one "
+                f"of the corpora: {', '.join(config['corpora'])}"
+            )
+        if phase["address"] and phase["scheduler_file"]:
+            raise ConfigError(
+                f"config: phases.{name}.address = {phase['address']!r} and "
+                f"scheduler_file = {phase['scheduler_file']!r}: give one, not both"
+            )
+        try:
+            workers = evaluate(phase["workers"], cpus)
+        except ExpressionError as exc:
+            raise ConfigError(
+                f"config: phases.{name}.workers = {phase['workers']!r}: {exc}"
+            ) from None
+        if workers > MAX_WORKERS:
+            raise ConfigError(
+                f"config: phases.{name}.workers = {phase['workers']!r}: "
+                f"gives {workers} with cpu_count={cpus}; must be <= {MAX_WORKERS}"
+            )
+        if workers < 1:
+            raise ConfigError(
+                f"config: phases.{name}.workers = {phase['workers']!r}: "
+                f"gives {workers} with cpu_count={cpus}; must be >= 1"
+            )
+    for name in config["corpora"]:
+        if not _safe_name(name):
+            raise ConfigError(
+                f"config: corpora.{name!r}: corpus names may use letters, digits, '-' and '_' only"
+            )
+    return config
+
+
+def _safe_name(name: str) -> bool:
+    return bool(name) and all(c.isalnum() or c in "-_" for c in name) and name.isascii()
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (respects taskset, cgroups cpusets and Slurm)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def load(path: str | os.PathLike) -> dict:
+    """Read and validate a YAML config file."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config: {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    return validate(data or {})
+
+
+def resolve_workers(phase: dict, cpu_count: int) -> dict:
+    """Map the plan's worker count onto processes x threads, and say how."""
+    workers = evaluate(phase["workers"], cpu_count)
+    if phase.get("processes"):
+        processes = phase["processes"]
+        how = f"processes set explicitly to {processes}"
+    else:
+        processes = max(1, min(workers, cpu_count))
+        how = f"worker count spread as threads over min(workers, cpu_count) = {processes} processes"
+    threads = -(-workers // processes)  # ceil, exact for big ints
+    return {
+        "expression": str(phase["workers"]),
+        "cpu_count": cpu_count,
+        "workers": workers,
+        "processes": processes,
+        "threads_per_process": threads,
+        "total_threads": processes * threads,
+        "how": how,
+    }
+
+
+def phases(config: dict, cpu_count: int | None = None) -> dict[str, dict]:
+    """All phases to run, in order: the configured ones, then ablation variants if enabled.
+
+    Each value is a complete, JSON-serialisable settings dict with ``name``, the resolved
+    worker mapping under ``resolved`` and, for ablation variants, an ``ablation`` record.
+    """
+    cpus = cpu_count or usable_cpus()
+    out: dict[str, dict] = {}
+    for name, phase in config["phases"].items():
+        out[name] = {**copy.deepcopy(phase), "name": name, "ablation": None}
+    if config.get("ablation"):
+        names = list(config["phases"])
+        base_name, later = names[0], names[1:]
+        base = config["phases"][base_name]
+        for knob in ABLATION_KNOBS:
+            seen = set()
+            for other in later:
+                value = config["phases"][other][knob]
+                if value == base[knob] or repr(value) in seen:
+                    continue
+                seen.add(repr(value))
+                variant = f"ablate-{knob.split('_per_')[0].replace('_', '-')}-{other}"
+                out[variant] = {
+                    **copy.deepcopy(base),
+                    knob: value,
+                    "name": variant,
+                    "ablation": {
+                        "base": base_name,
+                        "knob": knob,
+                        "from": base[knob],
+                        "to": value,
+                        "value_of": other,
+                    },
+                }
+    for settings in out.values():
+        settings["resolved"] = resolve_workers(settings, cpus)
+    return out
+
+
+def baseline_name(config: dict) -> str:
+    return next(iter(config["phases"]))
+
+
+def corpus_phases(config: dict, corpus: str, cpu_count: int | None = None) -> list[str]:
+    return [n for n, p in phases(config, cpu_count).items() if p["corpus"] == corpus]

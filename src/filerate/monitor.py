@@ -1,0 +1,132 @@
+"""Resource sampler: CPU, memory, process-tree RSS, context switches, RAM disk and GPUs.
+
+A background thread samples at ``hz`` (default 5) until stopped; NVML supplies per-GPU
+utilisation, memory, temperature, power and SM clock where it is available, and the
+reason it is not is kept in ``gpu_status``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+
+import pandas as pd
+import psutil
+
+
+class NvmlReader:
+    """Per-GPU readings through NVML (the nvidia-ml-py package's ``pynvml`` module)."""
+
+    def __init__(self):
+        self.handles = []
+        self.nvml = None
+        self.status = "not tried"
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self.nvml = pynvml
+            self.handles = [
+                pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())
+            ]
+            self.status = f"NVML ok, {len(self.handles)} GPU(s)"
+        except Exception as exc:  # no library, no driver, no device
+            self.status = f"NVML unavailable: {type(exc).__name__}: {exc}"
+
+    def devices(self) -> list[dict]:
+        out = []
+        for h in self.handles:
+            nv = self.nvml
+            mem = nv.nvmlDeviceGetMemoryInfo(h)
+            name = nv.nvmlDeviceGetName(h)
+            out.append(
+                {
+                    "name": name.decode() if isinstance(name, bytes) else name,
+                    "memory_bytes": int(mem.total),
+                }
+            )
+        return out
+
+    def driver(self) -> str | None:
+        if not self.handles:
+            return None
+        v = self.nvml.nvmlSystemGetDriverVersion()
+        return v.decode() if isinstance(v, bytes) else v
+
+    def sample(self, row: dict) -> None:
+        nv = self.nvml
+        for i, h in enumerate(self.handles):
+            p = f"gpu{i}_"
+            row[p + "util_pct"] = _try(lambda h=h: nv.nvmlDeviceGetUtilizationRates(h).gpu)
+            row[p + "mem_used_bytes"] = _try(lambda h=h: nv.nvmlDeviceGetMemoryInfo(h).used)
+            row[p + "temp_c"] = _try(lambda h=h: nv.nvmlDeviceGetTemperature(h, 0))
+            row[p + "power_w"] = _try(lambda h=h: nv.nvmlDeviceGetPowerUsage(h) / 1000)
+            row[p + "sm_clock_mhz"] = _try(lambda h=h: nv.nvmlDeviceGetClockInfo(h, 1))
+
+
+def _try(read):
+    try:
+        return read()
+    except Exception:
+        return None
+
+
+class Sampler:
+    def __init__(self, ramdisk: str | None, hz: float = 5.0):
+        self.period = 1.0 / hz
+        self.ramdisk = ramdisk if ramdisk and os.path.isdir(ramdisk) else None
+        self.rows: list[dict] = []
+        self.nvml = NvmlReader()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="filerate-sampler", daemon=True)
+        self._me = psutil.Process()
+        psutil.cpu_percent(percpu=True)  # prime the counters
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _tree(self):
+        try:
+            return [self._me, *self._me.children(recursive=True)]
+        except psutil.Error:
+            return [self._me]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t_next = time.monotonic() + self.period
+            self.rows.append(self.sample())
+            self._stop.wait(max(0.0, t_next - time.monotonic()))
+
+    def sample(self) -> dict:
+        per_cpu = psutil.cpu_percent(percpu=True)
+        vm = psutil.virtual_memory()
+        row = {"t": time.time(), "cpu_pct": sum(per_cpu) / max(1, len(per_cpu))}
+        for i, v in enumerate(per_cpu):
+            row[f"cpu{i}_pct"] = v
+        row["mem_used_bytes"] = vm.total - vm.available
+        row["mem_available_bytes"] = vm.available
+        rss = ctx = 0
+        for proc in self._tree():
+            try:
+                with proc.oneshot():
+                    rss += proc.memory_info().rss
+                    c = proc.num_ctx_switches()
+                    ctx += c.voluntary + c.involuntary
+            except psutil.Error:
+                continue  # a worker that just exited
+        row["tree_rss_bytes"] = rss
+        row["ctx_switches"] = ctx
+        if self.ramdisk:
+            row["ramdisk_used_bytes"] = shutil.disk_usage(self.ramdisk).used
+        self.nvml.sample(row)
+        return row
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)

@@ -1,0 +1,50 @@
+"""`filerate plan`: show the phases a config resolves to on this machine (runs nothing)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from filerate import config as cfg
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="validate a config and show each phase's resolved settings",
+        description=(
+            "Validate --config and print each phase with its worker expression resolved "
+            "for this machine (processes x threads), batch size, analysis and staging. "
+            "Nothing is run."
+        ),
+    )
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument(
+        "--cpu-count",
+        type=int,
+        default=None,
+        help="resolve for this many CPUs instead of this machine's",
+    )
+    p.add_argument("--json", action="store_true", help="print the full settings as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    config = cfg.load(args.config)
+    phases = cfg.phases(config, args.cpu_count)
+    if args.json:
+        print(json.dumps(phases, indent=2))
+        return 0
+    print(
+        f"{'phase':28} {'corpus':8} {'workers':>20} {'procs x thr':>12} {'batch':>6} "
+        f"{'analysis':8} {'staged':6} {'target':>8}"
+    )
+    for name, p in phases.items():
+        r = p["resolved"]
+        print(
+            f"{name:28} {p['corpus']:8} {r['expression'] + ' = ' + str(r['workers']):>20} "
+            f"{str(r['processes']) + ' x ' + str(r['threads_per_process']):>12} "
+            f"{p['batch_size']:>6} {p['analysis']:8} {str(p['staging']):6} "
+            f"{p['target_files_per_s'] or '-':>8}"
+        )
+    return 0

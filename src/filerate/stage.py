@@ -1,0 +1,278 @@
+"""`filerate stage`: copy a phase's corpus to the RAM disk, measured and budget-checked.
+
+The budget and free memory are checked before anything is copied. The copy is made in a
+``.partial`` sibling and renamed when complete, so a crashed copy is never mistaken for a
+finished one; a leftover from an earlier run is removed (and said so), never trusted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import getpass
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+from filerate import atomic
+
+GB = 1 << 30
+PAGE = 4096
+
+
+def ramdisk_run_dir(root: str, workdir: str | None = None) -> Path:
+    """Per-user, per-working-directory folder under the RAM disk root.
+
+    Two workflows in different directories never share (or clobber) staged copies;
+    Snakemake's own lock keeps two runs out of one directory.
+    """
+    workdir = os.path.realpath(workdir or os.getcwd())
+    tag = hashlib.sha256(workdir.encode()).hexdigest()[:12]
+    return Path(root) / f"filerate-{getpass.getuser()}" / tag
+
+
+def filesystem(path: str) -> tuple[str, str]:
+    """(mount point, filesystem type) holding ``path``, from /proc/mounts."""
+    real = os.path.realpath(path)
+    best = ("/", "unknown")
+    try:
+        with open("/proc/mounts") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                mnt = parts[1].replace("\\040", " ")
+                if (real == mnt or real.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(
+                    best[0]
+                ):
+                    best = (mnt, parts[2])
+    except OSError:
+        pass
+    return best
+
+
+def estimate_footprint(sizes, dirs: int) -> int:
+    """Bytes a tmpfs copy occupies: whole pages per file plus one page per directory."""
+    pages = (sizes + PAGE - 1) // PAGE
+    return int(pages.sum()) * PAGE + dirs * PAGE
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "stage",
+        help="copy a corpus to the RAM disk (budget-checked, timed)",
+        description=(
+            "Copy the corpus files listed in --manifest from --source to --dest on the RAM "
+            "disk. The phase budget and free memory are checked before copying; staging "
+            "seconds, files/s, MB/s and the bytes occupied are written to --record."
+        ),
+    )
+    p.add_argument("--manifest", required=True, help="the corpus manifest.parquet")
+    p.add_argument("--source", required=True, help="the corpus files directory")
+    p.add_argument("--dest", required=True, help="where the staged copy goes (on the RAM disk)")
+    p.add_argument("--record", required=True, help="staging record (JSON) to write")
+    p.add_argument("--phase", required=True, help="phase name (for the record)")
+    p.add_argument("--corpus", default=None, help="corpus name (for the record)")
+    p.add_argument(
+        "--budget-gb",
+        type=float,
+        default=None,
+        help="largest footprint allowed on the RAM disk (GB); default: no budget",
+    )
+    p.add_argument(
+        "--min-free-memory-gb",
+        type=float,
+        default=1.0,
+        help="refuse if less RAM than this would remain available (GB)",
+    )
+    p.add_argument("--threads", type=int, default=4, help="copy threads")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    record = stage(
+        args.manifest,
+        args.source,
+        args.dest,
+        phase=args.phase,
+        corpus=args.corpus,
+        budget_gb=args.budget_gb,
+        min_free_memory_gb=args.min_free_memory_gb,
+        threads=args.threads,
+    )
+    atomic.write_json(args.record, record)
+    print(
+        f"staged {record['files']} files ({record['bytes'] / 1e6:.1f} MB) "
+        f"to {record['staged_dir']} "
+        f"in {record['seconds']:.2f} s: {record['files_per_s']:,.0f} files/s, "
+        f"{record['mb_per_s']:,.0f} MB/s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def stage(
+    manifest: str,
+    source: str,
+    dest: str,
+    *,
+    phase: str,
+    corpus: str | None = None,
+    budget_gb: float | None = None,
+    min_free_memory_gb: float = 1.0,
+    threads: int = 4,
+) -> dict:
+    from filerate.cli import UserError
+
+    frame = pd.read_parquet(manifest, columns=["path_raw", "bytes"])
+    paths = list(frame["path_raw"])
+    sizes = frame["bytes"].to_numpy()
+    dirs = sorted({os.path.dirname(p) for p in paths} - {b""})
+    dest_p = Path(dest)
+    root = dest_p.parent
+    root.mkdir(parents=True, exist_ok=True)
+    mount, fstype = filesystem(str(root))
+    warning = None
+    if fstype not in ("tmpfs", "ramfs"):
+        warning = (
+            f"{root} is on {fstype} ({mount}), not a RAM disk: staging is measured "
+            "but it is an ordinary copy; set ramdisk.root to a tmpfs mount"
+        )
+        print(f"filerate stage: warning: {warning}", file=sys.stderr)
+
+    need = estimate_footprint(sizes, len(dirs))
+    total = int(sizes.sum())
+    if budget_gb is not None and need > budget_gb * GB:
+        raise UserError(
+            f"phase {phase}: the staged corpus needs {need / GB:.2f} GB on the RAM disk "
+            f"({len(paths)} files, {total / GB:.2f} GB of data) but "
+            f"ramdisk_budget_gb is {budget_gb:g}: raise the budget or set staging: false"
+        )
+    available = psutil.virtual_memory().available
+    if available - need < min_free_memory_gb * GB:
+        raise UserError(
+            f"phase {phase}: staging needs {need / GB:.2f} GB but only "
+            f"{available / GB:.2f} GB of memory is available and "
+            f"{min_free_memory_gb:g} GB must stay free: free memory, lower "
+            "ramdisk.min_free_memory_gb, or set staging: false"
+        )
+    free_fs = shutil.disk_usage(root).free
+    if need > free_fs:
+        raise UserError(
+            f"phase {phase}: staging needs {need / GB:.2f} GB but {root} has "
+            f"{free_fs / GB:.2f} GB free: enlarge the RAM disk or set staging: false"
+        )
+
+    for leftover in (dest_p, *root.glob(f"{dest_p.name}.partial-*")):
+        if leftover.exists() or leftover.is_symlink():
+            print(
+                f"filerate stage: removing a leftover staged copy from an earlier run: {leftover}",
+                file=sys.stderr,
+            )
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
+    partial = root / f"{dest_p.name}.partial-{os.getpid()}"
+    used_before = shutil.disk_usage(root).used
+    t0 = time.perf_counter()
+    try:
+        partial.mkdir()
+        for d in dirs:
+            os.makedirs(os.path.join(os.fsencode(partial), d), exist_ok=True)
+        failed = _copy_all(os.fsencode(source), os.fsencode(partial), paths, threads)
+        os.replace(partial, dest_p)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        if exc.errno == errno.ENOSPC:
+            raise UserError(
+                f"phase {phase}: the RAM disk {root} filled up while staging "
+                f"({need / GB:.2f} GB needed); the partial copy was removed: "
+                "enlarge it or set staging: false"
+            ) from None
+        raise
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - t0
+    occupied = shutil.disk_usage(root).used - used_before
+    copied = len(paths) - len(failed)
+    failed_paths = {os.fsencode(f["path"]) for f in failed}
+    failed_sizes = (int(s) for p, s in zip(paths, sizes, strict=True) if p in failed_paths)
+    copied_bytes = total - sum(failed_sizes)
+    return {
+        "phase": phase,
+        "corpus": corpus,
+        "staged": True,
+        "source_dir": os.path.abspath(source),
+        "staged_dir": str(dest_p),
+        "ramdisk_root": str(root),
+        "mount": mount,
+        "fs_type": fstype,
+        "is_tmpfs": fstype in ("tmpfs", "ramfs"),
+        "files": copied,
+        "bytes": copied_bytes,
+        "manifest_bytes": total,
+        "estimated_bytes": need,
+        "occupied_bytes": max(occupied, 0),
+        "budget_bytes": int(budget_gb * GB) if budget_gb is not None else None,
+        "available_memory_before": available,
+        "seconds": seconds,
+        "files_per_s": copied / seconds if seconds else 0.0,
+        "mb_per_s": copied_bytes / 1e6 / seconds if seconds else 0.0,
+        "threads": threads,
+        "failed": failed[:1000],
+        "failed_count": len(failed),
+        "warning": warning,
+    }
+
+
+def _copy_all(src: bytes, dst: bytes, paths: list[bytes], threads: int) -> list[dict]:
+    """Copy files in parallel chunks; ENOSPC aborts, other per-file errors are recorded."""
+    chunks = [paths[i::threads] for i in range(threads)]
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(lambda c: _copy_chunk(src, dst, c), chunks))
+    return [f for chunk in results for f in chunk]
+
+
+def _copy_chunk(src: bytes, dst: bytes, paths: list[bytes]) -> list[dict]:
+    failed = []
+    for rel in paths:
+        try:
+            sfd = os.open(src + b"/" + rel, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                dfd = os.open(dst + b"/" + rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                try:
+                    size = os.fstat(sfd).st_size
+                    sent = 0
+                    while sent < size:
+                        n = os.sendfile(dfd, sfd, sent, size - sent)
+                        if n == 0:
+                            break
+                        sent += n
+                finally:
+                    os.close(dfd)
+            finally:
+                os.close(sfd)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise
+            failed.append({"path": os.fsdecode(rel), "error": exc.strerror})
+    return failed
+
+
+def remove_run_dir(root: str, workdir: str | None = None) -> None:
+    """Remove this working directory's staged copies (used on success, error and Ctrl-C)."""
+    shutil.rmtree(ramdisk_run_dir(root, workdir), ignore_errors=True)
+
+
+def load_record(path: str) -> dict:
+    return json.loads(Path(path).read_text())

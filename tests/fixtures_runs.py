@@ -1,0 +1,504 @@
+"""Build synthetic phase directories (docs/DATA.md) whose right answers are known.
+
+``build_phase`` simulates a Dask run: ``ceil(files / batch_size)`` tasks are handed, in
+order, to the thread slot that frees up first; each task starts ``gap_s`` after its slot
+became free (the scheduler's dispatch gap) and lasts ``task_s`` (scaled by the batch's
+share of ``batch_size`` and the repeat's ``repeat_scale``). Its time is split into the
+recorded components by ``split``; the rest of the task is per-task overhead. The repeat's
+wall time runs from its start to the last task's stop plus one gap. The resource sampler
+is simulated at 5 Hz (or faster for short repeats) with ``cpu_pct`` and ``ctx_per_s``
+inside the repeat windows and a quiet machine outside them.
+
+The named builders (``io_bound``, ``oversubscribed``, ``scheduler_bound``,
+``too_few_batches``) are the canonical cases the tests check verdicts on.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+T0 = 1_700_000_000.0
+DEFAULT_SPLIT = {"read_s": 0.45, "hash_s": 0.2, "analyse_s": 0.25, "pack_s": 0.05}
+
+
+def _schedule(n_tasks, slots, durations, gap_s, start):
+    """Greedy list scheduling; returns per task (slot, start, stop) and the repeat stop."""
+    heap = [(start, s) for s in range(slots)]
+    heapq.heapify(heap)
+    out = []
+    for i in range(n_tasks):
+        free, slot = heapq.heappop(heap)
+        a = free + gap_s
+        b = a + durations[i]
+        out.append((slot, a, b))
+        heapq.heappush(heap, (b, slot))
+    last = max((b for _, _, b in out), default=start)
+    return out, last + gap_s
+
+
+def build_phase(
+    root,
+    name: str,
+    *,
+    corpus: str = "small",
+    corpus_files: int = 10_000,
+    corpus_bytes: int = 128_000_000,
+    batch_size: int = 1000,
+    cpu_count: int = 2,
+    processes: int = 2,
+    threads_per_process: int = 6,
+    workers_expr: str | int | None = None,
+    warmup: int = 1,
+    repeats: int = 3,
+    task_s: float = 0.5,
+    gap_s: float = 0.002,
+    split: dict | None = None,
+    repeat_scale: list[float] | None = None,
+    cpu_pct: float = 60.0,
+    ctx_per_s: float = 2_000.0,
+    startup_s: float = 1.0,
+    staged: bool = True,
+    staging_s: float = 0.5,
+    occupied_bytes: int | None = None,
+    ramdisk_budget_gb: float | None = None,
+    ramdisk_growth_bytes: int = 0,
+    target: float | None = None,
+    gate: float | None = None,
+    backend: str = "cpu",
+    gpus: int = 0,
+    gpu_util: float = 50.0,
+    analysis: str = "light",
+    gpu_memory_per_worker_gb: float = 0.5,
+    files_error: int = 0,
+    mismatches: int = 0,
+    ablation: dict | None = None,
+    status: str = "ok",
+) -> Path:
+    """Write ``root/name`` with run.json, batches/resources/files.parquet, validation.json."""
+    split = dict(DEFAULT_SPLIT if split is None else split)
+    repeat_scale = list(repeat_scale or [1.0] * repeats)
+    assert len(repeat_scale) == repeats
+    slots = processes * threads_per_process
+    n_tasks = math.ceil(corpus_files / batch_size)
+    files_in = [min(batch_size, corpus_files - i * batch_size) for i in range(n_tasks)]
+    bytes_per_file = corpus_bytes / corpus_files
+    occupied = int(occupied_bytes if occupied_bytes is not None else corpus_bytes * 1.05)
+
+    phase_dir = Path(root) / name
+    phase_dir.mkdir(parents=True, exist_ok=True)
+
+    t = T0 + startup_s
+    rows, reps, windows = [], [], []
+    for r in range(warmup + repeats):
+        is_warm = r < warmup
+        scale = 1.3 if is_warm else repeat_scale[r - warmup]
+        durations = [task_s * scale * f / batch_size for f in files_in]
+        start = t
+        placed, stop = _schedule(n_tasks, slots, durations, gap_s, start)
+        for b, (slot, a, z) in enumerate(placed):
+            dur = z - a
+            proc, thr = divmod(slot, threads_per_process)
+            row = {
+                "repeat": r,
+                "warmup": is_warm,
+                "batch": b,
+                "key": f"batch-{r}-{b}",
+                "worker": f"tcp://127.0.0.1:{40000 + proc}",
+                "pid": 5000 + proc,
+                "thread": 140_000 + thr,
+                "start": a,
+                "stop": z,
+                "files": files_in[b],
+                "bytes": int(files_in[b] * bytes_per_file),
+                "errors": 0,
+                "device": "gpu:0" if backend == "gpu" else "cpu",
+            }
+            comps = ("read_s", "hash_s", "h2d_s", "analyse_s", "d2h_s", "pack_s")
+            for comp in (*comps, *(c for c in split if c not in comps)):
+                row[comp] = dur * split.get(comp, 0.0)
+            rows.append(row)
+        wall = stop - start
+        ok = corpus_files - files_error
+        reps.append(
+            {
+                "repeat": r,
+                "warmup": is_warm,
+                "start": start,
+                "stop": stop,
+                "wall_s": wall,
+                "files_ok": ok,
+                "files_error": files_error,
+                "bytes_ok": int(ok * bytes_per_file),
+                "files_per_s": ok / wall,
+                "mb_per_s": ok * bytes_per_file / 1e6 / wall,
+                "tasks": n_tasks,
+                "retried_tasks": 0,
+                "failed_tasks": 0,
+            }
+        )
+        windows.append((start, stop))
+        t = stop + 0.1
+    end = t
+
+    timed = [x for x in reps if not x["warmup"]]
+    fps = [x["files_per_s"] for x in timed]
+    summary = {
+        "repeats": len(timed),
+        "files_per_s_median": statistics.median(fps),
+        "files_per_s_min": min(fps),
+        "files_per_s_max": max(fps),
+        "files_per_s_cv_pct": (
+            statistics.pstdev(fps) / statistics.fmean(fps) * 100 if len(fps) > 1 else None
+        ),
+        "wall_s_median": statistics.median(x["wall_s"] for x in timed),
+        "mb_per_s_median": statistics.median(x["mb_per_s"] for x in timed),
+        "files_ok": timed[-1]["files_ok"],
+        "files_error": files_error,
+    }
+
+    # resources, sampled from phase start to end
+    shortest = min(b - a for a, b in windows)
+    step = min(0.2, max(shortest / 6, 1e-3))
+    ts = np.arange(T0, end + step, step)
+    inside = np.zeros(len(ts), dtype=bool)
+    # like psutil, CPU %, GPU utilisation and counters describe the interval before a sample
+    frac = np.zeros(len(ts))
+    for a, b in windows:
+        inside |= (ts >= a) & (ts <= b)
+        frac += np.clip(np.minimum(ts, b) - np.maximum(ts - step, a), 0, None) / step
+
+    def mix(busy, quiet):
+        return quiet + (busy - quiet) * np.clip(frac, 0, 1)
+
+    cpu = mix(cpu_pct, 5.0)
+    rate = mix(ctx_per_s, 100.0)
+    ctx = np.concatenate([[0.0], np.cumsum(rate[1:] * np.diff(ts))]).astype(np.int64)
+    ram_base = 1_000_000 + (occupied if staged else 0)
+    res = {
+        "t": ts,
+        "cpu_pct": cpu,
+        **{f"cpu{i}_pct": cpu for i in range(cpu_count)},
+        "mem_used_bytes": np.where(inside, 6e9, 4e9).astype(np.int64),
+        "mem_available_bytes": np.where(inside, 10e9, 12e9).astype(np.int64),
+        "tree_rss_bytes": np.full(len(ts), int(processes * 2.5e8), dtype=np.int64),
+        "ctx_switches": ctx,
+        "ramdisk_used_bytes": (ram_base + np.where(inside, ramdisk_growth_bytes, 0)).astype(
+            np.int64
+        ),
+    }
+    for g in range(gpus):
+        res[f"gpu{g}_util_pct"] = mix(gpu_util, 0.0)
+        res[f"gpu{g}_mem_used_bytes"] = np.full(len(ts), int(2e9), dtype=np.int64)
+        res[f"gpu{g}_temp_c"] = mix(65.0, 45.0)
+        res[f"gpu{g}_power_w"] = mix(120.0, 20.0)
+        res[f"gpu{g}_sm_clock_mhz"] = np.full(len(ts), 2400.0)
+    pd.DataFrame(res).to_parquet(phase_dir / "resources.parquet", index=False)
+    pd.DataFrame(rows).to_parquet(phase_dir / "batches.parquet", index=False)
+
+    files = pd.DataFrame(
+        {
+            "path": [f"d{i // 100:03d}/f{i:06d}.py" for i in range(corpus_files)],
+            "status": ["error" if i < files_error else "ok" for i in range(corpus_files)],
+            "error": ["unreadable" if i < files_error else None for i in range(corpus_files)],
+            "bytes": np.full(corpus_files, int(bytes_per_file), dtype=np.int64),
+        }
+    )
+    files.to_parquet(phase_dir / "files.parquet", index=False)
+
+    staging = {
+        "phase": name,
+        "corpus": corpus,
+        "staged": staged,
+        "source_dir": f"results/corpus/{corpus}/files",
+        "staged_dir": f"/dev/shm/filerate-test/{name}" if staged else None,
+        "ramdisk_root": "/dev/shm",
+        "fs_type": "tmpfs",
+        "is_tmpfs": True,
+        "files": corpus_files,
+        "bytes": corpus_bytes,
+        "occupied_bytes": occupied if staged else None,
+        "budget_bytes": int(ramdisk_budget_gb * 2**30) if ramdisk_budget_gb else None,
+        "available_memory_before": int(12e9),
+        "seconds": staging_s if staged else None,
+        "files_per_s": corpus_files / staging_s if staged else None,
+        "mb_per_s": corpus_bytes / 1e6 / staging_s if staged else None,
+        "failed": [],
+        "warning": None,
+    }
+    workers = workers_expr if workers_expr is not None else slots
+    errors = {"unreadable": files_error} if files_error else {}
+    run = {
+        "phase": name,
+        "settings": {
+            "corpus": corpus,
+            "backend": "auto",
+            "address": None,
+            "scheduler_file": None,
+            "workers": workers,
+            "processes": None,
+            "batch_size": batch_size,
+            "gpu_memory_per_worker_gb": gpu_memory_per_worker_gb,
+            "analysis": analysis,
+            "staging": staged,
+            "ramdisk_budget_gb": ramdisk_budget_gb,
+            "warmup": warmup,
+            "repeats": repeats,
+            "timeout_s": 600,
+            "task_retries": 2,
+            "max_file_bytes": 268435456,
+            "target_files_per_s": target,
+            "gate_files_per_s": gate,
+            "name": name,
+            "ablation": ablation,
+            "resolved": {
+                "expression": str(workers),
+                "cpu_count": cpu_count,
+                "workers": slots,
+                "processes": processes,
+                "threads_per_process": threads_per_process,
+                "total_threads": slots,
+                "how": "worker count spread as threads over min(workers, cpu_count) processes",
+            },
+        },
+        "backend": {
+            "requested": "auto",
+            "used": backend,
+            "reason": "no GPU: NVMLError_LibraryNotFound" if backend == "cpu" else "GPU 0 usable",
+            "gpu_probe": {},
+        },
+        "cluster": {
+            "kind": "LocalCUDACluster" if backend == "gpu" else "LocalCluster",
+            "address": "tcp://127.0.0.1:8786",
+            "workers": [
+                {
+                    "name": str(p),
+                    "address": f"tcp://127.0.0.1:{40000 + p}",
+                    "nthreads": threads_per_process,
+                    "pid": 5000 + p,
+                }
+                for p in range(processes)
+            ],
+            "processes": processes,
+            "threads_per_process": threads_per_process,
+            "total_threads": slots,
+            "startup_s": startup_s,
+        },
+        "hardware": {
+            "cpu_model": "Test CPU <fast> & co",
+            "cpu_count": cpu_count,
+            "memory_bytes": 16 * 2**30,
+            "gpus": [{"index": 0, "name": "Fake GPU"}] if gpus else [],
+        },
+        "packages": {"python": "3.11.7", "dask": "2026.7.1", "distributed": "2026.7.1"},
+        "corpus": {
+            "name": corpus,
+            "files": corpus_files,
+            "bytes": corpus_bytes,
+            "data_dir": staging["staged_dir"] or staging["source_dir"],
+            "staged": staged,
+        },
+        "staging": staging,
+        "repeats": reps,
+        "summary": summary,
+        "errors_by_reason": errors,
+        "lost_workers": [],
+        "status": status,
+        "started_at": T0,
+        "finished_at": end,
+    }
+    (phase_dir / "run.json").write_text(json.dumps(run, indent=2))
+    validation = {
+        "phase": name,
+        "ok": files_error == 0 and mismatches == 0,
+        "manifest_files": corpus_files,
+        "files_ok": corpus_files - files_error,
+        "files_error": files_error,
+        "missing": 0,
+        "duplicated": 0,
+        "unexpected": 0,
+        "mismatches": mismatches,
+        "mismatches_by_field": {"lines": mismatches} if mismatches else {},
+        "errors_by_reason": errors,
+        "repeats_accounted": warmup + repeats,
+        "examples": [{"path": "d000/f000001.py", "field": "lines", "expected": 3, "got": 4}]
+        if mismatches
+        else [],
+    }
+    (phase_dir / "validation.json").write_text(json.dumps(validation, indent=2))
+    return phase_dir
+
+
+# ---- canonical cases ----------------------------------------------------------------
+
+
+def io_bound(root, name="io"):
+    """Reads dominate task time; CPU far from saturated: storage I/O."""
+    return build_phase(
+        root,
+        name,
+        processes=2,
+        threads_per_process=2,
+        batch_size=500,
+        task_s=0.4,
+        gap_s=0.002,
+        cpu_pct=25.0,
+        ctx_per_s=3_000,
+        split={"read_s": 0.85, "hash_s": 0.05, "analyse_s": 0.05, "pack_s": 0.02},
+        staging_s=0.2,
+        startup_s=0.5,
+    )
+
+
+def oversubscribed(root, name="oversub", **kw):
+    """cpu_count 2, 44 threads, all busy, CPU saturated, many context switches."""
+    args = dict(
+        corpus_files=8_800,
+        corpus_bytes=112_640_000,
+        processes=2,
+        threads_per_process=22,
+        batch_size=100,
+        task_s=2.0,
+        gap_s=0.002,
+        cpu_pct=99.0,
+        ctx_per_s=60_000,
+        staging_s=0.3,
+        startup_s=2.0,
+        workers_expr="cpu_count*6+32",
+    )
+    args.update(kw)
+    return build_phase(root, name, **args)
+
+
+def scheduler_bound(root, name="sched"):
+    """Thousands of 2 ms tasks separated by 8 ms dispatch gaps."""
+    return build_phase(
+        root,
+        name,
+        corpus_files=4_000,
+        corpus_bytes=40_000_000,
+        batch_size=2,
+        processes=2,
+        threads_per_process=1,
+        task_s=0.002,
+        gap_s=0.008,
+        cpu_pct=55.0,
+        ctx_per_s=8_000,
+        staging_s=0.1,
+        startup_s=0.3,
+        repeats=3,
+        warmup=0,
+    )
+
+
+def too_few_batches(root, name="fewbatches"):
+    """8 cores, 4 tasks for 24 thread slots: most slots idle, CPU half used."""
+    return build_phase(
+        root,
+        name,
+        corpus_files=20_000,
+        batch_size=5_000,
+        cpu_count=8,
+        processes=2,
+        threads_per_process=12,
+        task_s=1.0,
+        gap_s=0.002,
+        cpu_pct=45.0,
+        staging_s=0.2,
+        startup_s=0.8,
+    )
+
+
+def ablation_set(root):
+    """A baseline and one ablation variant per knob, with known measured changes.
+
+    baseline: 10 tasks of 0.5 s on 12 slots. workers: 44 threads, tasks inflated to 0.8 s
+    (about −37 %). batch_size: 2 tasks of 0.225 s (about +120 %). gpu memory on the CPU
+    backend: unchanged. analysis: unstable, median about +10 %, range reaching +60 %.
+    staging: read in place at the same speed.
+    """
+
+    def ab(knob, frm, to):
+        return {"base": "baseline", "knob": knob, "from": frm, "to": to, "value_of": "turbo"}
+
+    common = dict(target=1000)
+    return [
+        build_phase(root, "baseline", workers_expr="cpu_count*2+8", **common),
+        build_phase(
+            root,
+            "ablate-workers-turbo",
+            processes=2,
+            threads_per_process=22,
+            workers_expr="cpu_count*6+32",
+            task_s=0.8,
+            cpu_pct=97.0,
+            ablation=ab("workers", "cpu_count*2+8", "cpu_count*6+32"),
+            **common,
+        ),
+        build_phase(
+            root,
+            "ablate-batch-turbo",
+            batch_size=5000,
+            task_s=0.225,
+            workers_expr="cpu_count*2+8",
+            ablation=ab("batch_size", 1000, 5000),
+            **common,
+        ),
+        build_phase(
+            root,
+            "ablate-gpu-memory-turbo",
+            gpu_memory_per_worker_gb=0.125,
+            workers_expr="cpu_count*2+8",
+            ablation=ab("gpu_memory_per_worker_gb", 0.5, 0.125),
+            **common,
+        ),
+        build_phase(
+            root,
+            "ablate-analysis-turbo",
+            analysis="minimal",
+            workers_expr="cpu_count*2+8",
+            repeat_scale=[1 / 1.1, 1 / 1.6, 1 / 0.9],
+            ablation=ab("analysis", "light", "minimal"),
+            **common,
+        ),
+        build_phase(
+            root,
+            "ablate-staging-turbo",
+            staged=False,
+            workers_expr="cpu_count*2+8",
+            ablation=ab("staging", True, False),
+            **common,
+        ),
+    ]
+
+
+def run_cli(argv: list[str]) -> int:
+    """Run ``filerate.cli.main(argv)``; while some workflow steps are not written yet,
+    register only the step modules that import."""
+    import importlib
+
+    from filerate import cli
+
+    saved = cli.STEPS
+    usable = {}
+    for step, module in saved.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        usable[step] = module
+    cli.STEPS = usable
+    try:
+        return cli.main(argv)
+    finally:
+        cli.STEPS = saved
+
+
+def phase_args(paths) -> list[str]:
+    return [a for p in paths for a in ("--phase-dir", str(p))]

@@ -1,0 +1,60 @@
+# Shared helpers: config validation (one-line errors), the resolved phase plan and paths.
+import json
+import sys
+
+from snakemake.utils import validate
+
+from filerate import config as filerate_config
+from filerate.stage import ramdisk_run_dir, remove_run_dir
+
+# filerate's own validation fills every default and stops with one line naming the key,
+# the bad value and what is allowed; Snakemake's validate then checks the same schema.
+try:
+    CONFIG = filerate_config.validate(config)
+except filerate_config.ConfigError as exc:
+    sys.exit(f"filerate: {exc}")
+validate(CONFIG, "../schemas/config.schema.yaml")
+
+PHASES = filerate_config.phases(CONFIG)
+CORPORA = sorted({p["corpus"] for p in PHASES.values()})
+RAMDISK = str(ramdisk_run_dir(CONFIG["ramdisk"]["root"]))
+
+
+wildcard_constraints:
+    phase="|".join(PHASES),
+    corpus="|".join(CORPORA),
+
+
+def phase_settings(wildcards):
+    return json.dumps(PHASES[wildcards.phase])
+
+
+def corpus_settings(wildcards):
+    return json.dumps(CONFIG["corpora"][wildcards.corpus])
+
+
+def corpus_dir(wildcards):
+    return f"results/corpus/{PHASES[wildcards.phase]['corpus']}"
+
+
+def process_inputs(wildcards):
+    """The staged copy (and its record) when the phase stages, else the corpus in place."""
+    inputs = {"manifest": f"{corpus_dir(wildcards)}/manifest.parquet"}
+    if PHASES[wildcards.phase]["staging"]:
+        inputs["data"] = f"{RAMDISK}/{wildcards.phase}"
+        inputs["staging"] = f"results/staging/{wildcards.phase}.json"
+    else:
+        inputs["data"] = f"{corpus_dir(wildcards)}/files"
+    return inputs
+
+
+def staging_arg(wildcards, input):
+    return f"--staging-json {input.staging}" if "staging" in input.keys() else ""
+
+
+def phase_dirs(prefix="--phase-dir "):
+    return " ".join(f"{prefix}results/phases/{p}" for p in PHASES)
+
+
+def remove_staged_copies():
+    remove_run_dir(CONFIG["ramdisk"]["root"])
