@@ -117,18 +117,24 @@ def kernel():
         return _kernel
 
 
-def pinned_buffer(nbytes: int) -> np.ndarray:
-    """A page-locked host buffer of at least nbytes, reused per thread."""
-    import cupy
+_pinned_pool = None
 
-    held = getattr(_local, "pinned", None)
-    if held is None or held.nbytes < nbytes:
-        nbytes = max(nbytes, 1 << 20)
-        nbytes = (nbytes + 4095) // 4096 * 4096
-        mem = cupy.cuda.alloc_pinned_memory(nbytes)
-        held = np.frombuffer(mem, dtype=np.uint8, count=nbytes)
-        _local.pinned = held
-    return held
+
+def pinned_pool():
+    """The process's pool of page-locked host buffers (fast, asynchronous copies)."""
+    global _pinned_pool
+    with _kernel_lock:
+        if _pinned_pool is None:
+            import cupy
+
+            from filerate.buffers import BufferPool
+
+            def allocate(nbytes: int) -> np.ndarray:
+                mem = cupy.cuda.alloc_pinned_memory(nbytes)
+                return np.frombuffer(mem, dtype=np.uint8, count=nbytes)
+
+            _pinned_pool = BufferPool(allocate)
+        return _pinned_pool
 
 
 def _device_buffer(nbytes: int):

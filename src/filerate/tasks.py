@@ -13,9 +13,7 @@ import time
 
 import numpy as np
 
-from filerate import batchio
-
-_local = threading.local()
+from filerate import batchio, buffers
 
 REASONS = {
     batchio.OPEN_FAILED: "open failed",
@@ -26,15 +24,12 @@ REASONS = {
 }
 
 
-def _host_buffer(nbytes: int, gpu: bool) -> np.ndarray:
+def _pool(gpu: bool):
     if gpu:
         from filerate import gpu as gpu_mod
 
-        return gpu_mod.pinned_buffer(nbytes)
-    held = getattr(_local, "buf", None)
-    if held is None or held.nbytes < nbytes:
-        held = _local.buf = np.empty((nbytes + 7) // 8 * 8, dtype=np.uint8)
-    return held
+        return gpu_mod.pinned_pool()
+    return buffers.host_pool
 
 
 def _error_reasons(dirfd: int, table, start: int, res, max_file_bytes: int) -> dict[int, str]:
@@ -73,25 +68,27 @@ def analyse_batch(spec: dict) -> dict:
     offsets, nbytes = batchio.slot_layout(sizes, skip)
     use_gpu = spec["device"] == "gpu"
     count_on_cpu = spec["analysis"] == "light" and not use_gpu
-    buf = _host_buffer(nbytes, use_gpu)
     dirfd = os.open(spec["data_dir"], os.O_RDONLY | os.O_DIRECTORY)
     try:
-        p1 = time.perf_counter()
-        res = batchio.read_batch(dirfd, table, start, stop, buf, offsets, skip, count_on_cpu)
-        p2 = time.perf_counter()
-        timing = {"h2d_s": 0.0, "analyse_s": 0.0, "d2h_s": 0.0}
-        device = "cpu"
-        if use_gpu and spec["analysis"] == "light":
-            from filerate import gpu as gpu_mod
+        with _pool(use_gpu).borrow(nbytes) as buf:
+            p1 = time.perf_counter()
+            res = batchio.read_batch(dirfd, table, start, stop, buf, offsets, skip, count_on_cpu)
+            p2 = time.perf_counter()
+            timing = {"h2d_s": 0.0, "analyse_s": 0.0, "d2h_s": 0.0}
+            device = "cpu"
+            if use_gpu and spec["analysis"] == "light":
+                from filerate import gpu as gpu_mod
 
-            lengths = np.where(res.status == 0, sizes, 0)
-            counts, timing = gpu_mod.count_batch(buf, offsets, lengths, spec["gpu_budget_bytes"])
-            res.counts = counts
-            res.types = np.where(counts[3] > 0, batchio.BINARY_CODE, res.types).astype(np.int8)
-            device = f"gpu:{_gpu_id()}"
-        elif use_gpu:
-            device = f"gpu:{_gpu_id()}"  # minimal analysis needs no device work
-        p3 = time.perf_counter()
+                lengths = np.where(res.status == 0, sizes, 0)
+                counts, timing = gpu_mod.count_batch(
+                    buf, offsets, lengths, spec["gpu_budget_bytes"]
+                )
+                res.counts = counts
+                res.types = np.where(counts[3] > 0, batchio.BINARY_CODE, res.types).astype(np.int8)
+                device = f"gpu:{_gpu_id()}"
+            elif use_gpu:
+                device = f"gpu:{_gpu_id()}"  # minimal analysis needs no device work
+            p3 = time.perf_counter()
         reasons = (
             _error_reasons(dirfd, table, start, res, spec["max_file_bytes"])
             if res.status.any()
