@@ -1,5 +1,6 @@
 # Shared helpers: config validation (one-line errors), the resolved phase plan and paths.
 import json
+import os
 import sys
 
 from snakemake.utils import validate
@@ -16,6 +17,24 @@ except filerate_config.ConfigError as exc:
 validate(CONFIG, "../schemas/config.schema.yaml")
 
 PHASES = filerate_config.phases(CONFIG)
+
+
+def filerate_command():
+    """How rules call filerate: this checkout's source with the running Python, or with
+    the rule's conda env's Python under --software-deployment-method conda."""
+    from snakemake.settings.types import DeploymentMethod
+
+    src = os.path.join(workflow.basedir, "src")
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+        python = "python"
+    else:
+        python = sys.executable
+    return f'PYTHONPATH="{src}${{PYTHONPATH:+:$PYTHONPATH}}" {python} -m filerate.cli'
+
+
+FILERATE = filerate_command()
+CPU_ENV = "../envs/cpu.yaml"
+GPU_ENV = "../envs/gpu.yaml"
 CORPORA = sorted({p["corpus"] for p in PHASES.values()})
 RAMDISK = str(ramdisk_run_dir(CONFIG["ramdisk"]["root"]))
 

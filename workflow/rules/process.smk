@@ -8,13 +8,17 @@ rule process:
         resources="results/phases/{phase}/resources.parquet",
     log:
         "logs/process/{phase}.log",
+    conda:
+        # the GPU env only where the phase may use a GPU
+        lambda w: CPU_ENV if PHASES[w.phase]["backend"] == "cpu" else GPU_ENV
     # all cores: nothing else may run while a phase is timed
     threads: workflow.cores
     params:
+        filerate=FILERATE,
         settings=phase_settings,
         staging=staging_arg,
     shell:
-        "filerate process --settings {params.settings:q} --manifest {input.manifest} "
+        "{params.filerate} process --settings {params.settings:q} --manifest {input.manifest} "
         "--data-dir {input.data} {params.staging} --out results/phases/{wildcards.phase} "
         "> {log} 2>&1"
 
@@ -28,6 +32,10 @@ rule validate:
         "results/phases/{phase}/validation.json",
     log:
         "logs/validate/{phase}.log",
+    conda:
+        CPU_ENV
+    params:
+        filerate=FILERATE,
     shell:
-        "filerate validate --manifest {input.manifest} "
+        "{params.filerate} validate --manifest {input.manifest} "
         "--phase-dir results/phases/{wildcards.phase} --out {output} > {log} 2>&1"

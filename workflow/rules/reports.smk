@@ -18,11 +18,14 @@ rule tables:
         md="results/tables/throughput.md",
     log:
         "logs/tables.log",
+    conda:
+        CPU_ENV
     params:
+        filerate=FILERATE,
         dirs=phase_dirs(),
         unstable=CONFIG["unstable_cv_pct"],
     shell:
-        "filerate tables {params.dirs} --unstable-cv-pct {params.unstable} "
+        "{params.filerate} tables {params.dirs} --unstable-cv-pct {params.unstable} "
         "--tsv {output.tsv} --md {output.md} > {log} 2>&1"
 
 
@@ -38,11 +41,14 @@ rule bottlenecks:
         json="results/reports/bottlenecks.json",
     log:
         "logs/bottlenecks.log",
+    conda:
+        CPU_ENV
     params:
+        filerate=FILERATE,
         dirs=phase_dirs(),
         gains=json.dumps(CONFIG["predicted_gains_pct"]),
     shell:
-        "filerate bottlenecks {params.dirs} --predicted-gains {params.gains:q} "
+        "{params.filerate} bottlenecks {params.dirs} --predicted-gains {params.gains:q} "
         "--md {output.md} --json {output.json} > {log} 2>&1"
 
 
@@ -65,9 +71,12 @@ rule report:
         ),
     log:
         "logs/report.log",
+    conda:
+        CPU_ENV
     params:
+        filerate=FILERATE,
         dirs=phase_dirs(),
     shell:
-        "filerate report {params.dirs} --tables {input.tables} "
+        "{params.filerate} report {params.dirs} --tables {input.tables} "
         "--bottlenecks {input.bottlenecks} --plots-dir {output.plots} "
         "--out {output.html} > {log} 2>&1"

@@ -8,7 +8,10 @@ rule stage:
         staged=temp(directory(f"{RAMDISK}/{{phase}}")),
     log:
         "logs/stage/{phase}.log",
+    conda:
+        CPU_ENV
     params:
+        filerate=FILERATE,
         corpus=lambda w: PHASES[w.phase]["corpus"],
         budget=lambda w: (
             f"--budget-gb {PHASES[w.phase]['ramdisk_budget_gb']}"
@@ -17,7 +20,7 @@ rule stage:
         ),
         min_free=CONFIG["ramdisk"]["min_free_memory_gb"],
     shell:
-        "filerate stage --phase {wildcards.phase} --corpus {params.corpus} "
+        "{params.filerate} stage --phase {wildcards.phase} --corpus {params.corpus} "
         "--manifest {input.manifest} --source {input.files} --dest {output.staged} "
         "--record {output.record} {params.budget} "
         "--min-free-memory-gb {params.min_free} > {log} 2>&1"
