@@ -46,7 +46,8 @@ _xxh3 = ctypes.CDLL(_xxhash_ext.__file__).XXH3_64bits
 _xxh3.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 _xxh3.restype = ctypes.c_uint64
 
-_O_RDONLY_CLOEXEC = os.O_RDONLY | os.O_CLOEXEC
+# never follow a symlink that replaced a file, never block on a FIFO
+OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
 _SPACE = 0x20
 _ONES = np.uint64(0x0101010101010101)
 _HIGH = np.uint64(0x8080808080808080)
@@ -179,7 +180,7 @@ def _read_batch(
         if skip[i]:
             status[i] = 5
             continue
-        fd = _openat(dirfd, nptr + name_offsets[i], 0o2000000)  # O_RDONLY | O_CLOEXEC
+        fd = _openat(dirfd, nptr + name_offsets[i], OPEN_FLAGS)
         if fd < 0:
             status[i] = 1
             continue

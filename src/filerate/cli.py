@@ -61,4 +61,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Under `python -m filerate.cli` this file runs as __main__; import the package's
+    # own module so the exceptions other modules raise are the ones caught in main().
+    from filerate.cli import main as package_main
+
+    sys.exit(package_main())

@@ -16,6 +16,9 @@ import time
 from dataclasses import dataclass, field
 
 GB = 1 << 30
+#: entries kept in the scheduler's transition log, from which `filerate process` counts
+#: retried tasks (Dask's default, 1000, covers only ~200 batches per repeat)
+TRANSITION_LOG_LENGTH = 50_000
 
 
 @dataclass
@@ -26,11 +29,15 @@ class ClusterInfo:
     device: str = "cpu"  # what the tasks use: "cpu" or "gpu"
 
     def close(self) -> None:
+        """Close the client, then the cluster; a worker stuck in a task is killed (after a
+        few seconds) rather than left running. The seconds it took go in the record."""
+        t0 = time.perf_counter()
         try:
             self.client.close(timeout=20)
         finally:
             if self.cluster is not None:
                 self.cluster.close(timeout=30)
+            self.record["shutdown_s"] = time.perf_counter() - t0
 
 
 def choose_backend(settings: dict) -> dict:
@@ -82,6 +89,7 @@ def choose_backend(settings: dict) -> dict:
 
 def start(settings: dict, backend: dict) -> ClusterInfo:
     """Start the cluster and a client; the time this takes is recorded as startup_s."""
+    import dask
     from distributed import Client
 
     resolved = settings["resolved"]
@@ -89,6 +97,11 @@ def start(settings: dict, backend: dict) -> ClusterInfo:
     record: dict = {"kind": None}
     cluster = None
     quiet = logging.WARNING
+    # A batch whose worker dies is started again on another worker, at most task_retries
+    # times (then KilledWorker and its files are recorded as errors); an existing
+    # scheduler keeps its own setting (distributed.scheduler.allowed-failures).
+    scheduler_kwargs = {"allowed_failures": settings["task_retries"]}
+    log_length = {"distributed.admin.low-level-log-length": TRANSITION_LOG_LENGTH}
     if backend["used"] == "external":
         if settings.get("scheduler_file"):
             client = Client(scheduler_file=settings["scheduler_file"], timeout="60s")
@@ -101,10 +114,14 @@ def start(settings: dict, backend: dict) -> ClusterInfo:
         n_gpus = max(1, len(backend["gpu_probe"].get("devices", [])))
         threads = max(1, min(math.ceil(resolved["workers"] / n_gpus), resolved["cpu_count"]))
         budget = int(settings["gpu_memory_per_worker_gb"] * GB)
-        cluster = LocalCUDACluster(
-            threads_per_worker=threads, dashboard_address=None, silence_logs=quiet
-        )
-        client = Client(cluster)
+        with dask.config.set(log_length):
+            cluster = LocalCUDACluster(
+                threads_per_worker=threads,
+                dashboard_address=None,
+                silence_logs=quiet,
+                scheduler_kwargs=scheduler_kwargs,
+            )
+        client = Client(cluster, timeout="120s")
         record["kind"] = "LocalCUDACluster"
         record["gpu_mapping"] = {
             "gpus": n_gpus,
@@ -124,20 +141,19 @@ def start(settings: dict, backend: dict) -> ClusterInfo:
     else:
         from distributed import LocalCluster
 
-        cluster = LocalCluster(
-            n_workers=resolved["processes"],
-            threads_per_worker=resolved["threads_per_process"],
-            processes=True,
-            dashboard_address=None,
-            silence_logs=quiet,
-        )
-        client = Client(cluster)
+        with dask.config.set(log_length):
+            cluster = LocalCluster(
+                n_workers=resolved["processes"],
+                threads_per_worker=resolved["threads_per_process"],
+                processes=True,
+                dashboard_address=None,
+                silence_logs=quiet,
+                scheduler_kwargs=scheduler_kwargs,
+            )
+        client = Client(cluster, timeout="120s")
         record["kind"] = "LocalCluster"
     client.wait_for_workers(1, timeout=120)
     record["startup_s"] = time.perf_counter() - t0
-    info = (
-        client.scheduler_info(n_workers=-1) if _takes_n_workers(client) else client.scheduler_info()
-    )
     workers = [
         {
             "name": str(w.get("name")),
@@ -145,14 +161,25 @@ def start(settings: dict, backend: dict) -> ClusterInfo:
             "nthreads": w.get("nthreads"),
             "pid": w.get("pid"),
         }
-        for addr, w in info["workers"].items()
+        for addr, w in worker_info(client).items()
     ]
     record["address"] = client.scheduler.address
+    record["allowed_failures"] = (
+        settings["task_retries"] if cluster is not None else None  # external: its own
+    )
     record["workers"] = workers
     record["processes"] = len(workers)
     record["total_threads"] = sum(w["nthreads"] or 0 for w in workers)
     record["threads_per_process"] = max((w["nthreads"] or 0 for w in workers), default=0)
     return ClusterInfo(client=client, cluster=cluster, record=record, device=backend["device"])
+
+
+def worker_info(client) -> dict:
+    """address -> info of every worker (scheduler_info lists only 5 unless told)."""
+    info = (
+        client.scheduler_info(n_workers=-1) if _takes_n_workers(client) else client.scheduler_info()
+    )
+    return info["workers"]
 
 
 def _takes_n_workers(client) -> bool:

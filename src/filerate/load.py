@@ -208,7 +208,7 @@ def cv_pct(values) -> float | None:
     return statistics.pstdev(values) / mean * 100.0
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())
     except OSError as exc:
@@ -223,7 +223,7 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
@@ -244,17 +244,17 @@ def load_phase(path: str | Path) -> Phase:
     run_path = path / "run.json"
     if not run_path.is_file():
         raise UserError(f"{run_path} is missing; run `filerate process` for that phase first")
-    run = _read_json(run_path)
+    run = read_json(run_path)
     phase = Phase(name=str(run.get("phase") or path.name), dir=path, run=run)
     if (path / "batches.parquet").is_file():
-        phase.batches = _read_parquet(path / "batches.parquet")
+        phase.batches = read_parquet(path / "batches.parquet")
         _check_columns(
             phase.batches,
             path / "batches.parquet",
             ("repeat", "start", "stop", "files") + COMPONENTS,
         )
     if (path / "resources.parquet").is_file():
-        res = _read_parquet(path / "resources.parquet")
+        res = read_parquet(path / "resources.parquet")
         if len(res) == 0:
             phase.notes.append(
                 f"{path / 'resources.parquet'} holds no samples: CPU, memory, "
@@ -264,7 +264,7 @@ def load_phase(path: str | Path) -> Phase:
         _check_columns(res, path / "resources.parquet", ("t", "cpu_pct"))
         phase.resources = res.sort_values("t", kind="stable").reset_index(drop=True)
     if (path / "validation.json").is_file():
-        phase.validation = _read_json(path / "validation.json")
+        phase.validation = read_json(path / "validation.json")
     return phase
 
 

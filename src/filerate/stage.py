@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -247,11 +248,16 @@ def _copy_chunk(src: bytes, dst: bytes, paths: list[bytes]) -> list[dict]:
     failed = []
     for rel in paths:
         try:
-            sfd = os.open(src + b"/" + rel, os.O_RDONLY | os.O_NOFOLLOW)
+            # never follow a link, never block on a FIFO that replaced a file
+            sfd = os.open(src + b"/" + rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
             try:
+                st = os.fstat(sfd)
+                if not stat.S_ISREG(st.st_mode):
+                    failed.append({"path": os.fsdecode(rel), "error": "not a regular file"})
+                    continue
                 dfd = os.open(dst + b"/" + rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
                 try:
-                    size = os.fstat(sfd).st_size
+                    size = st.st_size
                     sent = 0
                     while sent < size:
                         n = os.sendfile(dfd, sfd, sent, size - sent)

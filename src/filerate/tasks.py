@@ -45,7 +45,7 @@ def _error_reasons(dirfd: int, table, start: int, res, max_file_bytes: int) -> d
             )
         elif code == batchio.OPEN_FAILED:
             try:  # ask again to learn errno; libc's errno is not visible from the kernel
-                os.close(os.open(path, os.O_RDONLY, dir_fd=dirfd))
+                os.close(os.open(path, batchio.OPEN_FLAGS, dir_fd=dirfd))
                 reason = "open failed (transient)"
             except OSError as exc:
                 name = "vanished" if exc.errno == 2 else "open failed"
@@ -57,8 +57,42 @@ def _error_reasons(dirfd: int, table, start: int, res, max_file_bytes: int) -> d
     return reasons
 
 
+def inject_fault(fault: dict | list, start: int, phase: str | None = None) -> None:
+    """Fault injection for the reliability tests (docs/RELIABILITY.md); never set in runs.
+
+    ``fault`` (the spec's ``_test_fault``, from the phase settings' ``_test_fault`` or the
+    ``FILERATE_TEST_FAULT`` environment variable; a list applies each) holds ``action``:
+    ``exit`` (the worker process dies), ``raise`` (the task raises) or ``sleep``
+    (``seconds``); optionally ``start`` (only the batch starting at that manifest row),
+    ``phase`` (only in that phase) and ``once`` (a marker file: the fault fires only for
+    the task that creates it).
+    """
+    if isinstance(fault, list):
+        for f in fault:
+            inject_fault(f, start, phase)
+        return
+    if fault.get("start") is not None and fault["start"] != start:
+        return
+    if fault.get("phase") is not None and fault["phase"] != phase:
+        return
+    if fault.get("once"):
+        try:
+            os.close(os.open(fault["once"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            return
+    action = fault["action"]
+    if action == "exit":
+        os._exit(70)  # the whole worker process, as a crash or the OOM killer would
+    if action == "raise":
+        raise RuntimeError(f"injected fault in the batch starting at row {start}")
+    if action == "sleep":
+        time.sleep(float(fault["seconds"]))
+
+
 def analyse_batch(spec: dict) -> dict:
     """Read and analyse files [start, stop) of the manifest; see docs/DATA.md."""
+    if spec.get("_test_fault"):
+        inject_fault(spec["_test_fault"], spec["start"], spec.get("phase"))
     t_start = time.time()
     p0 = time.perf_counter()
     table = batchio.file_table(spec["manifest"])

@@ -8,13 +8,13 @@ line, on any missing, duplicated, unexpected or mismatched file.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from filerate import atomic
+from filerate.load import read_json, read_parquet
 
 FIELDS = {
     "minimal": ["bytes", "xxh3"],
@@ -126,9 +126,9 @@ def run(args) -> int:
     for name in ("run.json", "files.parquet"):
         if not (phase_dir / name).exists():
             raise UserError(f"{phase_dir / name} is missing: run `filerate process` first")
-    manifest = pd.read_parquet(args.manifest)
-    files = pd.read_parquet(phase_dir / "files.parquet")
-    run_record = json.loads((phase_dir / "run.json").read_text())
+    manifest = read_parquet(Path(args.manifest))
+    files = read_parquet(phase_dir / "files.parquet")
+    run_record = read_json(phase_dir / "run.json")
     result = validate(manifest, files, run_record)
     atomic.write_json(args.out, result)
     if not result["ok"]:
