@@ -40,6 +40,18 @@ class ClusterInfo:
             self.record["shutdown_s"] = time.perf_counter() - t0
 
 
+def _connect(cluster):
+    """A client for a local cluster; the cluster is shut down if that fails (a machine
+    swamped by worker processes can miss the connection timeout)."""
+    from distributed import Client
+
+    try:
+        return Client(cluster, timeout="120s")
+    except BaseException:
+        cluster.close(timeout=30)
+        raise
+
+
 def choose_backend(settings: dict) -> dict:
     """Decide cpu / gpu / external from the settings; probe the GPU when it matters."""
     from filerate import gpu
@@ -121,7 +133,7 @@ def start(settings: dict, backend: dict) -> ClusterInfo:
                 silence_logs=quiet,
                 scheduler_kwargs=scheduler_kwargs,
             )
-        client = Client(cluster, timeout="120s")
+        client = _connect(cluster)
         record["kind"] = "LocalCUDACluster"
         record["gpu_mapping"] = {
             "gpus": n_gpus,
@@ -150,9 +162,13 @@ def start(settings: dict, backend: dict) -> ClusterInfo:
                 silence_logs=quiet,
                 scheduler_kwargs=scheduler_kwargs,
             )
-        client = Client(cluster, timeout="120s")
+        client = _connect(cluster)
         record["kind"] = "LocalCluster"
-    client.wait_for_workers(1, timeout=120)
+    try:
+        client.wait_for_workers(1, timeout=120)
+    except BaseException:
+        ClusterInfo(client=client, cluster=cluster).close()
+        raise
     record["startup_s"] = time.perf_counter() - t0
     workers = [
         {

@@ -158,7 +158,7 @@ def run_phase(
         try:
             spec_base["device"] = info.device
             t0 = time.perf_counter()
-            warm = info.client.run(tasks.warm_worker, info.device)
+            warm = info.client.run(tasks.warm_worker, info.device, spec_base["manifest"])
             info.record["kernel_warmup_s"] = time.perf_counter() - t0
             info.record["kernel_compile_s_per_worker"] = {
                 k: v["cpu_kernels_s"] for k, v in warm.items()
