@@ -149,3 +149,9 @@ def test_snakemake_lint_is_clean():
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_snakemake_report_builds(finished_run):
+    work, _ = finished_run
+    snakemake(work, "--report", str(work / "report.html"))
+    assert (work / "report.html").stat().st_size > 10_000
