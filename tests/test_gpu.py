@@ -121,3 +121,41 @@ def test_local_cuda_cluster_end_to_end(gpu_mod, small_corpus, tmp_path):
     assert v["ok"], v
     resources = pd.read_parquet(tmp_path / "out" / "resources.parquet")
     assert "gpu0_util_pct" in resources.columns, result["hardware"]["gpu_monitor"]
+
+
+def test_out_of_memory_chunk_is_split_and_retried(gpu_mod):
+    """A device-memory limit below the chunk (CuPy's pool limit: a real OutOfMemoryError)
+    makes the chunk split until the pieces fit; the counts stay exact."""
+    import cupy
+
+    rng = np.random.default_rng(5)
+    datas = [rng.integers(0, 256, 40_000, dtype=np.uint8).tobytes() for _ in range(64)]
+    buf, offsets, sizes = _layout(datas)
+    pool = cupy.get_default_memory_pool()
+    gpu_mod._release_device_memory()
+    old_limit = pool.get_limit()
+    pool.set_limit(size=1 << 20)  # 1 MiB: the 2.5 MB chunk cannot be allocated whole
+    try:
+        counts, timing = gpu_mod.count_batch(buf, offsets, sizes, budget=1 << 30)
+    finally:
+        pool.set_limit(size=old_limit)
+        gpu_mod._release_device_memory()
+    assert timing["oom_splits"] >= 2
+    np.testing.assert_array_equal(counts, _expected(datas))
+
+
+def test_a_file_larger_than_free_device_memory_raises_memory_error(gpu_mod):
+    import cupy
+
+    datas = [b"x" * (2 << 20)]
+    buf, offsets, sizes = _layout(datas)
+    pool = cupy.get_default_memory_pool()
+    gpu_mod._release_device_memory()
+    old_limit = pool.get_limit()
+    pool.set_limit(size=1 << 20)
+    try:
+        with pytest.raises(MemoryError, match="does not fit"):
+            gpu_mod.count_batch(buf, offsets, sizes, budget=1 << 30)
+    finally:
+        pool.set_limit(size=old_limit)
+        gpu_mod._release_device_memory()

@@ -180,37 +180,76 @@ def count_batch(
     """Counts (4 x n uint64: lines, words, non_ascii, nul) of files laid out in ``host``.
 
     ``lengths`` of files that must not be counted (errors) are 0. Returns the counts and
-    the seconds spent in host->device copies, the kernel and device->host copies.
+    the seconds spent in host->device copies, the kernel and device->host copies. A chunk
+    that runs out of device memory is split in two and retried (``oom_splits``); a single
+    file that still does not fit raises, and its batch is recorded as failed.
     """
-    import cupy
-
     n = len(offsets)
     counts = np.zeros((4, n), dtype=np.uint64)
-    timing = {"h2d_s": 0.0, "analyse_s": 0.0, "d2h_s": 0.0, "chunks": 0, "oversize": 0}
+    timing = {
+        "h2d_s": 0.0,
+        "analyse_s": 0.0,
+        "d2h_s": 0.0,
+        "chunks": 0,
+        "oversize": 0,
+        "oom_splits": 0,
+    }
     stream = _stream()
-    k = kernel()
     with stream:
-        for first, last in chunks(offsets, lengths, budget):
-            lo = int(offsets[first])
-            hi = int(offsets[last - 1] + ((lengths[last - 1] + 8) // 8) * 8)
-            if hi - lo > budget:
-                timing["oversize"] += last - first
-            t0 = time.perf_counter()
-            dev = _device_buffer(hi - lo)
-            dev[: hi - lo].set(host[lo:hi], stream=stream)
-            d_off = cupy.asarray(offsets[first:last])
-            d_len = cupy.asarray(lengths[first:last])
-            stream.synchronize()
-            t1 = time.perf_counter()
-            m = last - first
-            d_out = cupy.empty(4 * m, dtype=cupy.uint64)
-            k((m,), (THREADS_PER_BLOCK,), (dev, d_off, d_len, np.int64(lo), np.int32(m), d_out))
-            stream.synchronize()
-            t2 = time.perf_counter()
-            counts[:, first:last] = d_out.get(stream=stream).reshape(4, m)
-            t3 = time.perf_counter()
-            timing["h2d_s"] += t1 - t0
-            timing["analyse_s"] += t2 - t1
-            timing["d2h_s"] += t3 - t2
-            timing["chunks"] += 1
+        todo = list(reversed(chunks(offsets, lengths, budget)))
+        while todo:
+            first, last = todo.pop()
+            try:
+                _count_chunk(host, offsets, lengths, first, last, budget, counts, timing, stream)
+            except _out_of_memory() as exc:
+                _release_device_memory()
+                if last - first == 1:
+                    raise MemoryError(
+                        f"one file of {int(lengths[first])} bytes does not fit "
+                        f"in the free device memory: {exc}"
+                    ) from exc
+                mid = (first + last) // 2
+                todo += [(mid, last), (first, mid)]
+                timing["oom_splits"] += 1
     return counts, timing
+
+
+def _count_chunk(host, offsets, lengths, first, last, budget, counts, timing, stream):
+    import cupy
+
+    lo = int(offsets[first])
+    hi = int(offsets[last - 1] + ((lengths[last - 1] + 8) // 8) * 8)
+    if hi - lo > budget:
+        timing["oversize"] += last - first
+    t0 = time.perf_counter()
+    dev = _device_buffer(hi - lo)
+    dev[: hi - lo].set(host[lo:hi], stream=stream)
+    d_off = cupy.asarray(offsets[first:last])
+    d_len = cupy.asarray(lengths[first:last])
+    stream.synchronize()
+    t1 = time.perf_counter()
+    m = last - first
+    d_out = cupy.empty(4 * m, dtype=cupy.uint64)
+    kernel()((m,), (THREADS_PER_BLOCK,), (dev, d_off, d_len, np.int64(lo), np.int32(m), d_out))
+    stream.synchronize()
+    t2 = time.perf_counter()
+    counts[:, first:last] = d_out.get(stream=stream).reshape(4, m)
+    t3 = time.perf_counter()
+    timing["h2d_s"] += t1 - t0
+    timing["analyse_s"] += t2 - t1
+    timing["d2h_s"] += t3 - t2
+    timing["chunks"] += 1
+
+
+def _out_of_memory():
+    import cupy
+
+    return cupy.cuda.memory.OutOfMemoryError
+
+
+def _release_device_memory() -> None:
+    """Drop this thread's device buffer and return cached blocks to the device."""
+    import cupy
+
+    _local.device = None
+    cupy.get_default_memory_pool().free_all_blocks()
