@@ -1,6 +1,11 @@
-"""Shared fixtures: small generated corpora (made once per session)."""
+"""Shared fixtures: small generated corpora (made once per session), a RAM-disk folder."""
 
 from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -17,3 +22,15 @@ def small_corpus(tmp_path_factory):
         out,
     )
     return out
+
+
+@pytest.fixture
+def shm_dir():
+    """A fresh folder on the tmpfs /dev/shm, removed afterwards."""
+    from filerate import stage
+
+    if stage.filesystem("/dev/shm")[1] != "tmpfs":
+        pytest.skip("/dev/shm is not a tmpfs here")
+    d = Path(tempfile.mkdtemp(prefix=f"filerate-test-{uuid.uuid4().hex[:8]}-", dir="/dev/shm"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)

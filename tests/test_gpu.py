@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from filerate import batchio, reference
+from filerate import reference
+from slots import layout
 
 pytestmark = pytest.mark.gpu
 
@@ -20,15 +21,6 @@ def gpu_mod():
     if not info["usable"]:
         pytest.skip(f"no usable GPU: {info['reason']}")
     return gpu
-
-
-def _layout(datas: list[bytes]):
-    sizes = np.array([len(d) for d in datas], dtype=np.int64)
-    offsets, total = batchio.slot_layout(sizes, np.zeros(len(sizes), bool))
-    buf = np.full(total, 32, dtype=np.uint8)
-    for off, d in zip(offsets, datas, strict=True):
-        buf[off : off + len(d)] = np.frombuffer(d, dtype=np.uint8)
-    return buf, offsets, sizes
 
 
 def _expected(datas):
@@ -46,7 +38,7 @@ def test_kernel_matches_reference_on_random_bytes(gpu_mod):
     for n in list(range(0, 80)) + [1000, 4096, 65537]:
         datas.append(rng.choice(alphabet, n).tobytes())
         datas.append(rng.integers(0, 256, n, dtype=np.uint8).tobytes())
-    buf, offsets, sizes = _layout(datas)
+    buf, offsets, sizes = layout(datas)
     counts, timing = gpu_mod.count_batch(buf, offsets, sizes, budget=1 << 30)
     np.testing.assert_array_equal(counts, _expected(datas))
     assert timing["chunks"] == 1 and timing["analyse_s"] > 0
@@ -57,7 +49,7 @@ def test_small_budget_splits_into_chunks_with_same_result(gpu_mod):
     datas = [
         rng.integers(0, 256, int(n), dtype=np.uint8).tobytes() for n in rng.integers(0, 20000, 300)
     ]
-    buf, offsets, sizes = _layout(datas)
+    buf, offsets, sizes = layout(datas)
     whole, _ = gpu_mod.count_batch(buf, offsets, sizes, budget=1 << 30)
     split, timing = gpu_mod.count_batch(buf, offsets, sizes, budget=64 * 1024)
     assert timing["chunks"] > 10
@@ -130,7 +122,7 @@ def test_out_of_memory_chunk_is_split_and_retried(gpu_mod):
 
     rng = np.random.default_rng(5)
     datas = [rng.integers(0, 256, 40_000, dtype=np.uint8).tobytes() for _ in range(64)]
-    buf, offsets, sizes = _layout(datas)
+    buf, offsets, sizes = layout(datas)
     pool = cupy.get_default_memory_pool()
     gpu_mod._release_device_memory()
     old_limit = pool.get_limit()
@@ -148,7 +140,7 @@ def test_a_file_larger_than_free_device_memory_raises_memory_error(gpu_mod):
     import cupy
 
     datas = [b"x" * (2 << 20)]
-    buf, offsets, sizes = _layout(datas)
+    buf, offsets, sizes = layout(datas)
     pool = cupy.get_default_memory_pool()
     gpu_mod._release_device_memory()
     old_limit = pool.get_limit()

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import contextlib
 
-import numpy as np
 import pytest
 
-from filerate import batchio, gpu
+from filerate import gpu
+from slots import layout
 
 
 class FakeOOM(Exception):
@@ -39,19 +39,10 @@ def fake_device(monkeypatch):
     return limit, calls
 
 
-def _layout(datas):
-    sizes = np.array([len(d) for d in datas], dtype=np.int64)
-    offsets, total = batchio.slot_layout(sizes, np.zeros(len(sizes), bool))
-    buf = np.full(total, 32, dtype=np.uint8)
-    for off, d in zip(offsets, datas, strict=True):
-        buf[off : off + len(d)] = np.frombuffer(d, dtype=np.uint8)
-    return buf, offsets, sizes
-
-
 def test_a_chunk_that_does_not_fit_is_halved_until_it_does(fake_device):
     limit, calls = fake_device
     datas = [b"a\nb\n" * 250 for _ in range(32)]  # 1,000 bytes each
-    buf, offsets, sizes = _layout(datas)
+    buf, offsets, sizes = layout(datas)
     limit["bytes"] = 4_500  # four files fit, not more
     counts, timing = gpu.count_batch(buf, offsets, sizes, budget=1 << 30)
     assert (counts[0] == 500).all()
@@ -63,7 +54,7 @@ def test_a_chunk_that_does_not_fit_is_halved_until_it_does(fake_device):
 
 def test_a_single_file_that_does_not_fit_raises_memory_error(fake_device):
     limit, _ = fake_device
-    buf, offsets, sizes = _layout([b"x" * 100, b"y" * 5_000])
+    buf, offsets, sizes = layout([b"x" * 100, b"y" * 5_000])
     limit["bytes"] = 1_000
     with pytest.raises(MemoryError, match="one file of 5000 bytes"):
         gpu.count_batch(buf, offsets, sizes, budget=1 << 30)

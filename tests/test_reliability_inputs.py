@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-import uuid
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -72,15 +68,6 @@ def tree_corpus(tree, tmp_path_factory):
     out = tmp_path_factory.mktemp("reliability-corpus")
     rec = corpus.generate("tree", {"source": "directory", "path": str(tree), "files": 10_000}, out)
     return out, rec
-
-
-@pytest.fixture
-def shm_dir():
-    if stage.filesystem("/dev/shm")[1] != "tmpfs":
-        pytest.skip("/dev/shm is not a tmpfs here")
-    d = Path(tempfile.mkdtemp(prefix=f"filerate-test-{uuid.uuid4().hex[:8]}-", dir="/dev/shm"))
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def test_directory_corpus_skips_links_and_specials(tree_corpus):

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
-import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -43,15 +40,6 @@ def fresh_corpus(tmp_path):
     out = tmp_path / "corpus"
     corpus.generate("st2", {"files": 60, "seed": 6, "files_per_dir": 20}, out, processes=1)
     return out
-
-
-@pytest.fixture
-def shm_dir():
-    if stage.filesystem("/dev/shm")[1] != "tmpfs":
-        pytest.skip("/dev/shm is not a tmpfs here")
-    d = Path(tempfile.mkdtemp(prefix=f"filerate-test-{uuid.uuid4().hex[:8]}-", dir="/dev/shm"))
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def _stage(corpus_dir, dest, **kw):

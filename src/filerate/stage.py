@@ -11,7 +11,6 @@ import argparse
 import errno
 import getpass
 import hashlib
-import json
 import os
 import shutil
 import stat
@@ -278,7 +277,3 @@ def _copy_chunk(src: bytes, dst: bytes, paths: list[bytes]) -> list[dict]:
 def remove_run_dir(root: str, workdir: str | None = None) -> None:
     """Remove this working directory's staged copies (used on success, error and Ctrl-C)."""
     shutil.rmtree(ramdisk_run_dir(root, workdir), ignore_errors=True)
-
-
-def load_record(path: str) -> dict:
-    return json.loads(Path(path).read_text())
