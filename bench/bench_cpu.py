@@ -28,7 +28,9 @@ from pathlib import Path
 import pandas as pd
 
 from filerate import config as cfg
-from filerate import corpus, process, stage, validate
+from filerate import stage, validate
+from filerate.corpus import synthetic as corpus
+from filerate.engine import process
 
 
 def shell_rate(cmd: str, files: int, repeats: int) -> dict:
@@ -90,7 +92,7 @@ def main() -> int:
         "oversubscribed": [],
     }
     try:
-        from filerate.machine import cpu_model
+        from filerate.engine.machine import cpu_model
 
         results["machine"]["cpu_model"] = cpu_model()
         find = f"find {dest} -type f"

@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 
 from filerate import config as cfg
-from filerate import corpus, process, stage
+from filerate import stage
+from filerate.corpus import synthetic as corpus
+from filerate.engine import process
 
 
 def main() -> int:

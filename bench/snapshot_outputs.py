@@ -48,6 +48,8 @@ def workflow_outputs(tmp: Path) -> dict:
     work.mkdir()
     shutil.copy(ROOT / "Snakefile", work / "Snakefile")
     shutil.copytree(ROOT / "workflow", work / "workflow", symlinks=False)
+    if (ROOT / "envs").is_dir():
+        shutil.copytree(ROOT / "envs", work / "envs")
     (work / "config").mkdir()
     ramdisk = Path("/dev/shm") / f"filerate-snap-{uuid.uuid4().hex[:8]}"
     (work / "config" / "config.yaml").write_text(CONFIG.format(ramdisk=ramdisk))
@@ -76,12 +78,12 @@ def workflow_outputs(tmp: Path) -> dict:
 def fixture_verdicts(tmp: Path) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     import fixtures_runs
-    from filerate import load
+    from filerate.reports import load
 
     try:
         from filerate.reports import bottlenecks
     except ImportError:
-        from filerate import bottlenecks
+        from filerate.reports import bottlenecks
     out = {}
     for name in ("io_bound", "oversubscribed", "scheduler_bound", "too_few_batches"):
         path = getattr(fixtures_runs, name)(tmp / name)

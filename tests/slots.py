@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from filerate import batchio
+from filerate.engine import batchio
 
 
 def layout(datas: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

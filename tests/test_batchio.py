@@ -1,4 +1,4 @@
-"""filerate.batchio: the compiled reader/hasher/counter, judged by filerate.reference."""
+"""filerate.engine.batchio: the compiled reader/hasher/counter, judged by filerate.reference."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from filerate import batchio, corpus, reference
+from filerate import reference
+from filerate.corpus import synthetic as corpus
+from filerate.engine import batchio
 from filerate.reference import TYPES
 
 

@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from filerate import bottlenecks as bn
-from filerate.load import load_phase, load_phases
+from filerate.reports import bottlenecks as bn
+from filerate.reports.load import load_phase, load_phases
 from fixtures_runs import (
     ablation_set,
     build_phase,

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from filerate.buffers import BufferPool
+from filerate.engine.buffers import BufferPool
 
 
 def _pool():

@@ -13,8 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from filerate import cli, corpus, reference
+from filerate import cli, reference
 from filerate.config import ConfigError
+from filerate.corpus import synthetic as corpus
 
 SETTINGS = {
     "files": 400,
@@ -394,7 +395,7 @@ def test_directory_unreadable_skipped(tree, tmp_path):
 @pytest.fixture()
 def only_corpus_step(monkeypatch):
     """The CLI with just this step (the other steps' modules are not needed here)."""
-    monkeypatch.setattr(cli, "STEPS", {"corpus": "filerate.corpus"})
+    monkeypatch.setattr(cli, "STEPS", {"corpus": "filerate.corpus.synthetic"})
 
 
 def _config(tmp_path):

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.gpu
 
 @pytest.fixture(scope="module")
 def gpu_mod():
-    from filerate import gpu
+    from filerate.engine import gpu
 
     info = gpu.probe()
     if not info["usable"]:
@@ -58,7 +58,7 @@ def test_small_budget_splits_into_chunks_with_same_result(gpu_mod):
 
 
 def test_gpu_batch_equals_cpu_batch_on_corpus(gpu_mod, small_corpus):
-    from filerate import tasks
+    from filerate.engine import tasks
 
     manifest = small_corpus / "manifest.parquet"
     n = len(pd.read_parquet(manifest))
@@ -80,7 +80,8 @@ def test_gpu_batch_equals_cpu_batch_on_corpus(gpu_mod, small_corpus):
 
 
 def test_local_cuda_cluster_end_to_end(gpu_mod, small_corpus, tmp_path):
-    from filerate import config, process, validate
+    from filerate import config, validate
+    from filerate.engine import process
 
     cfg = config.validate(
         {

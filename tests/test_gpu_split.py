@@ -8,7 +8,7 @@ import contextlib
 
 import pytest
 
-from filerate import gpu
+from filerate.engine import gpu
 from slots import layout
 
 

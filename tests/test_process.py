@@ -1,4 +1,4 @@
-"""filerate.tasks.analyse_batch (no Dask) and filerate.process.run_phase (a real Dask run)."""
+"""filerate.engine.tasks.analyse_batch (no Dask) and engine.process.run_phase (a real Dask run)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from filerate import config as cfg
-from filerate import corpus, process, tasks
 from filerate import validate as val
+from filerate.corpus import synthetic as corpus
+from filerate.engine import process, tasks
 from filerate.reference import TYPES
 
 TIMING_KEYS = ("setup_s", "read_s", "hash_s", "h2d_s", "analyse_s", "d2h_s", "pack_s")

@@ -8,7 +8,8 @@ import os
 import pandas as pd
 import pytest
 
-from filerate import corpus, tasks
+from filerate.corpus import synthetic as corpus
+from filerate.engine import tasks
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import xxhash
 
-from filerate import corpus, reference
+from filerate import reference
+from filerate.corpus import synthetic as corpus
 
 WORD = re.compile(rb"[^ \t\n\v\f\r]+")  # a maximal run of non-ASCII-whitespace bytes
 PRINTABLE = re.compile(rb"[\x21-\x7e]")

@@ -1,6 +1,6 @@
 """Reliability under faults (docs/RELIABILITY.md): real Dask clusters, real worker deaths.
 
-Faults are injected with the tiny hook in filerate.tasks.inject_fault (inert unless a
+Faults are injected with the tiny hook in filerate.engine.tasks.inject_fault (inert unless a
 phase's settings or $FILERATE_TEST_FAULT name one): a worker process that dies in the
 middle of a batch, a batch that always kills its worker or always raises, a batch that
 hangs past the phase's timeout. Whatever happens, every manifest file ends each repeat as
@@ -19,9 +19,11 @@ import pandas as pd
 import psutil
 import pytest
 
-from filerate import cli, corpus, process
+from filerate import cli
 from filerate import config as cfg
 from filerate import validate as val
+from filerate.corpus import synthetic as corpus
+from filerate.engine import process
 
 pytestmark = pytest.mark.slow
 

@@ -14,9 +14,11 @@ import os
 import pandas as pd
 import pytest
 
-from filerate import cli, corpus, process, stage
+from filerate import cli, stage
 from filerate import config as cfg
 from filerate import validate as val
+from filerate.corpus import synthetic as corpus
+from filerate.engine import process
 
 AWKWARD = {
     b"with space.txt": b"two words\n",

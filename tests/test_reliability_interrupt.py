@@ -22,9 +22,11 @@ import pandas as pd
 import psutil
 import pytest
 
-from filerate import atomic, corpus, load
+from filerate import atomic
 from filerate import config as cfg
-from filerate.cli import UserError
+from filerate.corpus import synthetic as corpus
+from filerate.errors import UserError
+from filerate.reports import load
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -199,7 +201,7 @@ def _validate_cli(command: list[str], kill_corpus: Path, phase: Path):
 
 
 def test_one_line_errors_also_through_python_m(kill_corpus, tmp_path):
-    res = _validate_cli([sys.executable, "-m", "filerate.cli"], kill_corpus, tmp_path)
+    res = _validate_cli([sys.executable, "-m", "filerate"], kill_corpus, tmp_path)
     assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
 
 
@@ -240,6 +242,7 @@ def workdir(tmp_path):
     work.mkdir()
     shutil.copy(ROOT / "Snakefile", work / "Snakefile")
     shutil.copytree(ROOT / "workflow", work / "workflow")
+    shutil.copytree(ROOT / "envs", work / "envs")
     (work / "config").mkdir()
     ramdisk = Path("/dev/shm") / f"filerate-test-{uuid.uuid4().hex[:8]}"
     (work / "config" / "config.yaml").write_text(TINY.format(ramdisk=ramdisk))
@@ -282,7 +285,7 @@ def _process_job(snake: subprocess.Popen, work: Path, phase: str) -> psutil.Proc
                 python = p.name().startswith("python")
             except psutil.Error:
                 continue
-            filerate = "filerate.cli" in args or any(a.endswith("/filerate") for a in args)
+            filerate = "filerate" in args or any(a.endswith("/filerate") for a in args)
             if python and filerate and "process" in args and len(_workers_of(p.pid)) == 2:
                 return p
         return None

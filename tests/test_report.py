@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from filerate import plots
-from filerate.load import load_phases
+from filerate.reports import plots
+from filerate.reports.load import load_phases
 from fixtures_runs import (
     build_phase,
     io_bound,

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from filerate import tables
-from filerate.load import load_phases
+from filerate.reports import tables
+from filerate.reports.load import load_phases
 from fixtures_runs import build_phase, phase_args, run_cli
 
 

@@ -59,6 +59,7 @@ def make_workdir(tmp: Path, ablation: bool = False) -> tuple[Path, Path]:
     work.mkdir()
     shutil.copy(ROOT / "Snakefile", work / "Snakefile")
     shutil.copytree(ROOT / "workflow", work / "workflow")
+    shutil.copytree(ROOT / "envs", work / "envs")
     (work / "config").mkdir()
     ramdisk = Path("/dev/shm") / f"filerate-test-{uuid.uuid4().hex[:8]}"
     (work / "config" / "config.yaml").write_text(

@@ -33,6 +33,20 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def remove_outputs(folder: str | os.PathLike, names) -> None:
+    """Remove an earlier run's outputs ``names`` in ``folder``, in the order given (put the
+    file that marks a run complete first), and the temporary files a killed atomic write
+    left beside them, so an interrupted rerun never shows old and new outputs side by side."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
+    for name in names:
+        for tmp in folder.glob(f".{name}.*.tmp"):  # atomic_path's temporary names
+            tmp.unlink(missing_ok=True)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -11,22 +11,19 @@ import importlib
 import sys
 
 from filerate import __version__
+from filerate.errors import UserError
 
 # sub-command -> module implementing it, in workflow order
 STEPS = {
-    "corpus": "filerate.corpus",
+    "corpus": "filerate.corpus.synthetic",
     "stage": "filerate.stage",
-    "process": "filerate.process",
+    "process": "filerate.engine.process",
     "validate": "filerate.validate",
-    "tables": "filerate.tables",
-    "bottlenecks": "filerate.bottlenecks",
-    "report": "filerate.report",
+    "tables": "filerate.reports.tables",
+    "bottlenecks": "filerate.reports.bottlenecks",
+    "report": "filerate.reports.html",
     "plan": "filerate.plan",
 }
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,22 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from filerate.config import ConfigError
-
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except (UserError, ConfigError) as exc:
+    except UserError as exc:
         print(f"filerate {args.step}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"filerate {args.step}: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    # Under `python -m filerate.cli` this file runs as __main__; import the package's
-    # own module so the exceptions other modules raise are the ones caught in main().
-    from filerate.cli import main as package_main
-
-    sys.exit(package_main())

@@ -16,14 +16,12 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from filerate.errors import ConfigError
 from filerate.expr import ExpressionError, evaluate
 
 MAX_WORKERS = 100_000
 ABLATION_KNOBS = ("workers", "batch_size", "gpu_memory_per_worker_gb", "analysis", "staging")
 
-
-class ConfigError(ValueError):
-    """A configuration problem, described in one line."""
 
 
 def schema() -> dict:

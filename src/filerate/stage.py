@@ -23,6 +23,7 @@ import pandas as pd
 import psutil
 
 from filerate import atomic
+from filerate.errors import UserError
 
 GB = 1 << 30
 PAGE = 4096
@@ -130,7 +131,6 @@ def stage(
     min_free_memory_gb: float = 1.0,
     threads: int = 4,
 ) -> dict:
-    from filerate.cli import UserError
 
     frame = pd.read_parquet(manifest, columns=["path_raw", "bytes"])
     paths = list(frame["path_raw"])

@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from filerate import atomic
-from filerate.load import read_json, read_parquet
+from filerate.errors import UserError
+from filerate.reports.load import read_json, read_parquet
 
 FIELDS = {
     "minimal": ["bytes", "xxh3"],
@@ -120,7 +121,6 @@ def _plain(v):
 
 
 def run(args) -> int:
-    from filerate.cli import UserError
 
     phase_dir = Path(args.phase_dir)
     for name in ("run.json", "files.parquet"):

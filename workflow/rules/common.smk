@@ -29,12 +29,12 @@ def filerate_command():
         python = "python"
     else:
         python = sys.executable
-    return f'PYTHONPATH="{src}${{PYTHONPATH:+:$PYTHONPATH}}" {python} -m filerate.cli'
+    return f'PYTHONPATH="{src}${{PYTHONPATH:+:$PYTHONPATH}}" {python} -m filerate'
 
 
 FILERATE = filerate_command()
-CPU_ENV = "../envs/cpu.yaml"
-GPU_ENV = "../envs/gpu.yaml"
+CPU_ENV = "../../envs/cpu.yaml"
+GPU_ENV = "../../envs/gpu.yaml"
 CORPORA = sorted({p["corpus"] for p in PHASES.values()})
 RAMDISK = str(ramdisk_run_dir(CONFIG["ramdisk"]["root"]))
 

@@ -1,0 +1,3 @@
+"""The processing engine: the compiled batch reader, the GPU counter, the Dask task, the
+cluster, the resource monitor, and the phase runner. Imports nothing from filerate.reports,
+so Dask workers stay light to import."""

@@ -1,0 +1,1 @@
+"""Reports: load the phase outputs, then tables, bottleneck analysis, plots and HTML."""

@@ -1,0 +1,490 @@
+"""Throughput tables: one row per phase, as TSV (for programs) and Markdown (for people).
+
+``filerate tables --phase-dir DIR [--phase-dir DIR ...] --tsv OUT.tsv --md OUT.md``
+reads each phase directory's run.json (settings, cluster, staging, repeats, summary),
+resources.parquet (RAM-disk use) and validation.json. The first ``--phase-dir`` is the
+baseline for speed-ups. Throughput statistics are over the timed repeats only (warm-ups
+are excluded). MB are 10^6 bytes.
+
+Column glossary (throughput.tsv, in order; empty cell = not applicable / not measured):
+
+==========================  ===========================================================
+phase                       phase name (run.json ``phase``)
+status                      ``ok``, or ``timeout`` when the phase hit its time limit
+backend                     backend used: ``cpu``, ``gpu`` or ``external``
+devices                     what ran the tasks: ``cpu (N cores)`` or the GPU ids seen
+                            in batches.parquet (``gpu:0``)
+corpus                      corpus name
+corpus_files                files in the corpus
+corpus_mb                   corpus size, MB
+analysis                    analysis level: ``minimal`` or ``light``
+staged                      ``true`` if the corpus was read from the RAM-disk copy
+cpu_count                   CPUs the run could use
+processes                   Dask worker processes
+threads_per_process         threads per worker process
+total_threads               processes x threads: the task slots
+batch_size                  files per task
+repeats                     timed repeats
+startup_s                   cluster start-up, s
+staging_s                   copying the corpus to the RAM disk, s (0 when not staged)
+wall_s_median               median wall time of one timed repeat, s
+files_per_s_median          median files/s over the timed repeats
+files_per_s_min             slowest repeat, files/s
+files_per_s_max             fastest repeat, files/s
+mb_per_s_median             median MB/s over the timed repeats
+cv_pct                      spread: coefficient of variation of files/s over the timed
+                            repeats, % (population s.d. / mean, as run.json summary)
+stability                   ``stable``; ``unstable`` if cv_pct > --unstable-cv-pct (quote
+                            the min-max range, not the median); ``single repeat``
+speedup_vs_baseline         files_per_s_median / the baseline's files_per_s_median
+speedup_min                 files_per_s_min / the baseline's files_per_s_max
+speedup_max                 files_per_s_max / the baseline's files_per_s_min
+target_files_per_s          the plan's target for this phase
+target_met                  ``met`` if files_per_s_median >= target, else ``missed``
+gate_files_per_s            the plan's intermediate gate for this phase
+gate_met                    ``met`` / ``missed``, as for the target
+ramdisk_staged_mb           RAM disk occupied by the staged copy (staging occupied_bytes), MB
+ramdisk_growth_mb           growth of RAM-disk use during the phase: max of
+                            resources ``ramdisk_used_bytes`` minus its first sample, MB
+ramdisk_peak_mb             ramdisk_staged_mb + ramdisk_growth_mb: the phase's footprint, MB
+ramdisk_budget_mb           the phase's RAM-disk budget, MB (staging budget_bytes, else
+                            ramdisk_budget_gb x 2^30)
+ramdisk_within_budget       ``true`` if ramdisk_peak_mb <= ramdisk_budget_mb
+files_error                 files in error in the last timed repeat
+mismatches                  results that differ from the manifest (validation.json)
+validation_ok               validation.json ``ok``: every file accounted for, no mismatch
+==========================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import pandas as pd
+
+from filerate.atomic import write_text
+from filerate.errors import UserError
+from filerate.reports.load import Phase, _float, fmt_num, fmt_pct, load_phases
+
+COLUMNS = [
+    "phase",
+    "status",
+    "backend",
+    "devices",
+    "corpus",
+    "corpus_files",
+    "corpus_mb",
+    "analysis",
+    "staged",
+    "cpu_count",
+    "processes",
+    "threads_per_process",
+    "total_threads",
+    "batch_size",
+    "repeats",
+    "startup_s",
+    "staging_s",
+    "wall_s_median",
+    "files_per_s_median",
+    "files_per_s_min",
+    "files_per_s_max",
+    "mb_per_s_median",
+    "cv_pct",
+    "stability",
+    "speedup_vs_baseline",
+    "speedup_min",
+    "speedup_max",
+    "target_files_per_s",
+    "target_met",
+    "gate_files_per_s",
+    "gate_met",
+    "ramdisk_staged_mb",
+    "ramdisk_growth_mb",
+    "ramdisk_peak_mb",
+    "ramdisk_budget_mb",
+    "ramdisk_within_budget",
+    "files_error",
+    "mismatches",
+    "validation_ok",
+]
+
+# decimals written to the TSV per column
+_DECIMALS = {
+    "corpus_mb": 2,
+    "startup_s": 3,
+    "staging_s": 3,
+    "wall_s_median": 4,
+    "files_per_s_median": 1,
+    "files_per_s_min": 1,
+    "files_per_s_max": 1,
+    "mb_per_s_median": 2,
+    "cv_pct": 2,
+    "speedup_vs_baseline": 3,
+    "speedup_min": 3,
+    "speedup_max": 3,
+    "target_files_per_s": 1,
+    "gate_files_per_s": 1,
+    "ramdisk_staged_mb": 2,
+    "ramdisk_growth_mb": 2,
+    "ramdisk_peak_mb": 2,
+    "ramdisk_budget_mb": 2,
+}
+
+MB = 1e6
+
+
+def _count(value) -> int | None:
+    """validation.json may give missing/duplicated as a count or as a list of paths."""
+    if isinstance(value, (list, tuple, dict)):
+        return len(value)
+    f = _float(value)
+    return None if f is None else int(f)
+
+
+def stability(cv: float | None, repeats: int, threshold: float) -> str:
+    if repeats < 2 or cv is None:
+        return "single repeat"
+    return "unstable" if cv > threshold else "stable"
+
+
+def _met(value: float | None, goal: float | None) -> str:
+    if goal is None or value is None:
+        return ""
+    return "met" if value >= goal else "missed"
+
+
+def _ratio(a, b) -> float | None:
+    a, b = _float(a), _float(b)
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def ramdisk(phase: Phase) -> dict:
+    """RAM-disk footprint of a phase: staged copy, growth during the run, peak, budget."""
+    staged_mb = growth_mb = budget_mb = None
+    st = phase.staging or {}
+    if phase.staged and _float(st.get("occupied_bytes")) is not None:
+        staged_mb = float(st["occupied_bytes"]) / MB
+    res = phase.resources
+    if res is not None and "ramdisk_used_bytes" in res.columns:
+        used = pd.to_numeric(res["ramdisk_used_bytes"], errors="coerce").dropna()
+        if len(used):
+            growth_mb = max(0.0, float(used.max() - used.iloc[0])) / MB
+    if _float(st.get("budget_bytes")) is not None:
+        budget_mb = float(st["budget_bytes"]) / MB
+    elif _float(phase.settings.get("ramdisk_budget_gb")) is not None:
+        budget_mb = float(phase.settings["ramdisk_budget_gb"]) * 2**30 / MB
+    if staged_mb is None and growth_mb is None:
+        peak_mb = None
+    else:
+        peak_mb = (staged_mb or 0.0) + (growth_mb or 0.0)
+    within = None
+    if budget_mb is not None and peak_mb is not None and (phase.staged or growth_mb):
+        within = peak_mb <= budget_mb
+    return {
+        "ramdisk_staged_mb": staged_mb,
+        "ramdisk_growth_mb": growth_mb,
+        "ramdisk_peak_mb": peak_mb,
+        "ramdisk_budget_mb": budget_mb,
+        "ramdisk_within_budget": within,
+    }
+
+
+def devices(phase: Phase) -> str:
+    if phase.batches is not None and "device" in phase.batches.columns:
+        seen = sorted({str(d) for d in phase.batches["device"].dropna().unique()})
+        gpus = [d for d in seen if d.startswith("gpu")]
+        if gpus:
+            return ", ".join(gpus)
+    cpus = phase.cpu_count
+    if phase.backend_used == "gpu":
+        return "gpu"
+    return f"cpu ({cpus} cores)" if cpus else "cpu"
+
+
+def phase_row(phase: Phase, unstable_cv_pct: float = 10.0) -> dict:
+    """One table row (without the speed-up columns, which need the baseline)."""
+    s = phase.summary()
+    corpus = phase.run.get("corpus") or {}
+    val = phase.validation
+    target = _float(phase.settings.get("target_files_per_s"))
+    gate = _float(phase.settings.get("gate_files_per_s"))
+    median = _float(s.get("files_per_s_median"))
+    repeats = int(s.get("repeats") or len(phase.repeats()))
+    cv = _float(s.get("files_per_s_cv_pct"))
+    row = {
+        "phase": phase.name,
+        "status": str(phase.run.get("status") or ""),
+        "backend": phase.backend_used,
+        "devices": devices(phase),
+        "corpus": corpus.get("name") or phase.settings.get("corpus"),
+        "corpus_files": corpus.get("files"),
+        "corpus_mb": (float(corpus["bytes"]) / MB) if _float(corpus.get("bytes")) else None,
+        "analysis": phase.settings.get("analysis"),
+        "staged": phase.staged,
+        "cpu_count": phase.cpu_count,
+        "processes": phase.processes,
+        "threads_per_process": phase.threads_per_process,
+        "total_threads": phase.total_threads,
+        "batch_size": phase.settings.get("batch_size"),
+        "repeats": repeats,
+        "startup_s": phase.startup_s,
+        "staging_s": phase.staging_s,
+        "wall_s_median": _float(s.get("wall_s_median")),
+        "files_per_s_median": median,
+        "files_per_s_min": _float(s.get("files_per_s_min")),
+        "files_per_s_max": _float(s.get("files_per_s_max")),
+        "mb_per_s_median": _float(s.get("mb_per_s_median")),
+        "cv_pct": cv,
+        "stability": stability(cv, repeats, unstable_cv_pct),
+        "target_files_per_s": target,
+        "target_met": _met(median, target),
+        "gate_files_per_s": gate,
+        "gate_met": _met(median, gate),
+        **ramdisk(phase),
+        "files_error": _count(s.get("files_error")),
+        "mismatches": _count(val.get("mismatches")) if val else None,
+        "validation_ok": bool(val.get("ok")) if val else None,
+    }
+    return row
+
+
+def build_table(phases: list[Phase], unstable_cv_pct: float = 10.0) -> pd.DataFrame:
+    """The throughput table; the first phase is the baseline for speed-ups."""
+    rows = [phase_row(p, unstable_cv_pct) for p in phases]
+    base = rows[0]
+    for row in rows:
+        row["speedup_vs_baseline"] = _ratio(row["files_per_s_median"], base["files_per_s_median"])
+        row["speedup_min"] = _ratio(row["files_per_s_min"], base["files_per_s_max"])
+        row["speedup_max"] = _ratio(row["files_per_s_max"], base["files_per_s_min"])
+    frame = pd.DataFrame(rows)
+    return frame[COLUMNS]
+
+
+def _tsv_cell(col: str, value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if col in _DECIMALS and isinstance(value, (int, float)):
+        return f"{float(value):.{_DECIMALS[col]}f}"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).replace("\t", " ").replace("\n", " ")
+
+
+def to_tsv(frame: pd.DataFrame) -> str:
+    lines = ["\t".join(COLUMNS)]
+    for rec in frame.to_dict("records"):
+        lines.append("\t".join(_tsv_cell(c, _none(rec.get(c))) for c in COLUMNS))
+    return "\n".join(lines) + "\n"
+
+
+def read_tsv(path) -> pd.DataFrame:
+    """Read a throughput.tsv back (empty cells become NaN/None)."""
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+
+
+def _none(value):
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def files_per_s_text(rec: dict) -> str:
+    """files/s for people: the median with its range, or only the range when unstable."""
+    med, lo, hi = (
+        _none(rec.get(k)) for k in ("files_per_s_median", "files_per_s_min", "files_per_s_max")
+    )
+    if med is None:
+        return "—"
+    st = rec.get("stability")
+    if st == "unstable":
+        return f"{fmt_num(lo)}–{fmt_num(hi)} (unstable)"
+    if st == "single repeat":
+        return f"{fmt_num(med)} (1 run)"
+    return f"{fmt_num(med)} ({fmt_num(lo)}–{fmt_num(hi)})"
+
+
+def speedup_text(rec: dict, base: dict) -> str:
+    if rec["phase"] == base["phase"]:
+        return "baseline"
+    med = _none(rec.get("speedup_vs_baseline"))
+    if med is None:
+        return "—"
+    if "unstable" in (rec.get("stability"), base.get("stability")):
+        lo, hi = _none(rec.get("speedup_min")), _none(rec.get("speedup_max"))
+        if lo is not None and hi is not None:
+            return f"{lo:.2f}–{hi:.2f}×"
+    return f"{med:.2f}×"
+
+
+def target_text(rec: dict) -> str:
+    parts = []
+    for key, label in (("target", ""), ("gate", "gate ")):
+        goal = _none(rec.get(f"{key}_files_per_s"))
+        if goal is None:
+            continue
+        verdict = rec.get(f"{key}_met") or ""
+        note = ""
+        lo, hi = _none(rec.get("files_per_s_min")), _none(rec.get("files_per_s_max"))
+        if (
+            rec.get("stability") == "unstable"
+            and lo is not None
+            and hi is not None
+            and lo < goal <= hi
+        ):
+            note = " (range straddles it)"
+        parts.append(f"{label}{fmt_num(goal)}: **{verdict}**{note}")
+    return "; ".join(parts) or "—"
+
+
+def ramdisk_text(rec: dict) -> str:
+    peak, budget = _none(rec.get("ramdisk_peak_mb")), _none(rec.get("ramdisk_budget_mb"))
+    if not rec.get("staged") and not peak:
+        return "not staged"
+    text = fmt_num(peak, 1, "MB") if peak is not None else "—"
+    if budget is not None:
+        ok = rec.get("ramdisk_within_budget")
+        verdict = "within" if ok is True else ("**over**" if ok is False else "")
+        text += f" of {fmt_num(budget, 0, 'MB')} budget {verdict}".rstrip()
+    return text
+
+
+def validation_text(rec: dict) -> str:
+    ok = _none(rec.get("validation_ok"))
+    if ok is None:
+        return "not validated"
+    return "ok" if ok else "**FAILED**"
+
+
+def to_markdown(frame: pd.DataFrame, unstable_cv_pct: float = 10.0) -> str:
+    recs = [{k: _none(v) for k, v in r.items()} for r in frame.to_dict("records")]
+    base = recs[0]
+    out = [
+        "# Throughput per phase",
+        "",
+        f"Files/s over the timed repeats: median (min–max). A phase whose files/s varies "
+        f"by more than {unstable_cv_pct:g} % (coefficient of variation) is **unstable**: "
+        "only its range is quoted. Speed-ups are over the baseline "
+        f"(**{_md_cell(base['phase'])}**); a target is met when the median reaches it.",
+        "",
+        "| phase | backend | corpus | analysis | staged | processes × threads | batch "
+        "| repeats | files/s | MB/s | spread (CV) | speed-up | target | errors | mismatches |",
+        "|---|---|---|---|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|",
+    ]
+    for r in recs:
+        procs = (
+            f"{fmt_num(r['processes'])} × {fmt_num(r['threads_per_process'])}"
+            f" = {fmt_num(r['total_threads'])}"
+        )
+        corpus = f"{r['corpus']} ({fmt_num(r['corpus_files'])} files, {fmt_num(r['corpus_mb'])} MB)"
+        backend = (
+            str(r["devices"])
+            if str(r["devices"]).startswith(str(r["backend"]))
+            else f"{r['backend']}: {r['devices']}"
+        )
+        if r.get("status") and r["status"] != "ok":
+            backend += f" [{r['status']}]"
+        cells = [
+            r["phase"],
+            backend,
+            corpus,
+            r["analysis"] or "—",
+            "yes" if r["staged"] else "no",
+            procs,
+            fmt_num(r["batch_size"]),
+            fmt_num(r["repeats"]),
+            files_per_s_text(r),
+            fmt_num(r["mb_per_s_median"], 1),
+            fmt_pct(r["cv_pct"], 1),
+            speedup_text(r, base),
+            target_text(r),
+            fmt_num(r["files_error"]),
+            fmt_num(r["mismatches"]),
+        ]
+        out.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    out += [
+        "",
+        "## Set-up time and RAM disk",
+        "",
+        "| phase | cluster start-up | staging | wall per repeat (median) | RAM disk "
+        "(peak of budget) | validation |",
+        "|---|--:|--:|--:|---|---|",
+    ]
+    for r in recs:
+        cells = [
+            r["phase"],
+            fmt_num(r["startup_s"], 2, "s"),
+            fmt_num(r["staging_s"], 2, "s"),
+            fmt_num(r["wall_s_median"], 3, "s"),
+            ramdisk_text(r),
+            validation_text(r),
+        ]
+        out.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    unstable = [r["phase"] for r in recs if r.get("stability") == "unstable"]
+    if unstable:
+        out += [
+            "",
+            f"Unstable (CV > {unstable_cv_pct:g} %): {', '.join(unstable)}. "
+            "Rerun with more repeats on a quieter machine before comparing them.",
+        ]
+    out += [
+        "",
+        "Column definitions: see the docstring of `filerate.reports.tables` "
+        "(also in README.md). MB = 10^6 bytes.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "tables",
+        help="throughput table per phase (TSV + Markdown)",
+        description=(
+            "Summarise each phase's throughput over its timed repeats: files/s median, "
+            "min and max, spread, speed-up over the first (baseline) phase, targets met "
+            "or missed, RAM-disk peak against budget, errors and mismatches. Writes a "
+            "TSV with documented snake_case columns and a Markdown table for people."
+        ),
+    )
+    p.add_argument(
+        "--phase-dir",
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="a phase's results directory (repeat; the first is the baseline)",
+    )
+    p.add_argument(
+        "--unstable-cv-pct",
+        type=float,
+        default=10.0,
+        metavar="PCT",
+        help="flag a phase as unstable when its files/s coefficient of variation "
+        "exceeds PCT (default 10)",
+    )
+    p.add_argument("--tsv", required=True, metavar="FILE", help="TSV table to write")
+    p.add_argument("--md", required=True, metavar="FILE", help="Markdown table to write")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.unstable_cv_pct >= 0:
+        raise UserError(f"--unstable-cv-pct {args.unstable_cv_pct:g}: must be a number >= 0")
+    phases = load_phases(args.phase_dir)
+    frame = build_table(phases, args.unstable_cv_pct)
+    write_text(args.tsv, to_tsv(frame))
+    write_text(args.md, to_markdown(frame, args.unstable_cv_pct))
+    return 0
