@@ -28,8 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from filerate import config as cfg
-from filerate import stage, validate
-from filerate.corpus import synthetic as corpus
+from filerate import corpus, stage, validate
 from filerate.engine import process
 
 

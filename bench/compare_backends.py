@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 
 from filerate import config as cfg
-from filerate import stage
-from filerate.corpus import synthetic as corpus
+from filerate import corpus, stage
 from filerate.engine import process
 
 

@@ -13,7 +13,7 @@ import pytest
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory):
     """A 600-file synthetic corpus with every kind of file the generator plants."""
-    from filerate.corpus import synthetic as corpus
+    from filerate import corpus
 
     out = tmp_path_factory.mktemp("corpus") / "small"
     corpus.generate(

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from filerate import reference
-from filerate.corpus import synthetic as corpus
+from filerate import corpus, reference
 from filerate.engine import batchio
 from filerate.reference import TYPES
 

@@ -13,9 +13,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from filerate import cli, reference
-from filerate.config import ConfigError
-from filerate.corpus import synthetic as corpus
+from filerate import cli, corpus, reference
+from filerate.corpus import directory, progress
+from filerate.corpus import synthetic as generator  # "synthetic" is a fixture here
+from filerate.corpus.synthetic import Plan
+from filerate.errors import ConfigError
 
 SETTINGS = {
     "files": 400,
@@ -178,11 +180,11 @@ def test_planted_near_duplicates(synthetic):
 
 
 def test_sizes_follow_settings():
-    plan = corpus._Plan(corpus.fill_settings("s", {"files": 20000, "seed": 3}))
+    plan = Plan(corpus.fill_settings("s", {"files": 20000, "seed": 3}))
     sizes = plan.size[~plan.empty]
     assert abs(sizes.mean() / 12800 - 1) < 0.05  # lognormal mean near mean_bytes
     assert abs(np.log(sizes).std() - 1.0) < 0.05  # sigma
-    plan = corpus._Plan(corpus.fill_settings("s", {"files": 2000, "seed": 3, "max_bytes": 3000}))
+    plan = Plan(corpus.fill_settings("s", {"files": 2000, "seed": 3, "max_bytes": 3000}))
     assert plan.size.max() <= 3000
 
 
@@ -201,7 +203,7 @@ def test_deterministic(synthetic, tmp_path, monkeypatch):
     out, record = synthetic
     m1, _ = _load(out)
     # same settings, built in 8 chunks by 2 processes: identical output
-    monkeypatch.setattr(corpus, "CHUNK_FILES", 50)
+    monkeypatch.setattr(generator, "CHUNK_FILES", 50)
     m2, r2 = _load_generated(tmp_path / "again", SETTINGS, processes=2)
     assert r2["processes"] == 2
     assert r2["manifest_digest"] == record["manifest_digest"]
@@ -255,8 +257,8 @@ def test_crash_leaves_no_corpus(tmp_path, monkeypatch):
 
 
 def test_progress_lines(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(corpus, "PROGRESS_AFTER_S", 0.0)
-    monkeypatch.setattr(corpus, "CHUNK_FILES", 10)
+    monkeypatch.setattr(progress, "PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(generator, "CHUNK_FILES", 10)
     corpus.generate("prog", {**SETTINGS, "files": 100}, tmp_path / "c", processes=1)
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "corpus prog: 10/100 files"
@@ -395,7 +397,7 @@ def test_directory_unreadable_skipped(tree, tmp_path):
 @pytest.fixture()
 def only_corpus_step(monkeypatch):
     """The CLI with just this step (the other steps' modules are not needed here)."""
-    monkeypatch.setattr(cli, "STEPS", {"corpus": "filerate.corpus.synthetic"})
+    monkeypatch.setattr(cli, "STEPS", {"corpus": "filerate.corpus.step"})
 
 
 def _config(tmp_path):
@@ -448,7 +450,7 @@ def test_cli_run(only_corpus_step, tmp_path, capsys):
 def test_directory_unreadable_entries_recorded(tree, tmp_path, monkeypatch):
     """Unreadable files and directories (simulated: root reads everything) are skipped,
     listed, and replaced in the sample by the next candidates in the seeded order."""
-    real_read, real_scandir = corpus._read_file, os.scandir
+    real_read, real_scandir = directory.read_file, os.scandir
 
     def read(path):
         if path.endswith(b"/d1/f3.py"):
@@ -460,7 +462,7 @@ def test_directory_unreadable_entries_recorded(tree, tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied")
         return real_scandir(path)
 
-    monkeypatch.setattr(corpus, "_read_file", read)
+    monkeypatch.setattr(directory, "read_file", read)
     monkeypatch.setattr(os, "scandir", scandir)
     rec = corpus.generate("real", _dir_settings(tree, 1000), tmp_path / "all")
     reasons = {s["path"]: s["reason"] for s in rec["skipped"]}

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from filerate import config as cfg
+from filerate import corpus
 from filerate import validate as val
-from filerate.corpus import synthetic as corpus
 from filerate.engine import process, tasks
 from filerate.reference import TYPES
 

@@ -8,7 +8,7 @@ import os
 import pandas as pd
 import pytest
 
-from filerate.corpus import synthetic as corpus
+from filerate import corpus
 from filerate.engine import tasks
 
 

@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 import xxhash
 
-from filerate import reference
-from filerate.corpus import synthetic as corpus
+from filerate import corpus, reference
 
 WORD = re.compile(rb"[^ \t\n\v\f\r]+")  # a maximal run of non-ASCII-whitespace bytes
 PRINTABLE = re.compile(rb"[\x21-\x7e]")

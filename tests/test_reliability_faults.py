@@ -19,10 +19,9 @@ import pandas as pd
 import psutil
 import pytest
 
-from filerate import cli
+from filerate import cli, corpus
 from filerate import config as cfg
 from filerate import validate as val
-from filerate.corpus import synthetic as corpus
 from filerate.engine import process
 
 pytestmark = pytest.mark.slow

@@ -14,10 +14,9 @@ import os
 import pandas as pd
 import pytest
 
-from filerate import cli, stage
+from filerate import cli, corpus, stage
 from filerate import config as cfg
 from filerate import validate as val
-from filerate.corpus import synthetic as corpus
 from filerate.engine import process
 
 AWKWARD = {

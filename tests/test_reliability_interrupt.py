@@ -22,9 +22,8 @@ import pandas as pd
 import psutil
 import pytest
 
-from filerate import atomic
+from filerate import atomic, corpus
 from filerate import config as cfg
-from filerate.corpus import synthetic as corpus
 from filerate.errors import UserError
 from filerate.reports import load
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from filerate import stage
-from filerate.corpus import synthetic as corpus
+from filerate import corpus, stage
 from filerate.errors import UserError
 
 GB = 1 << 30

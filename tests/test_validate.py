@@ -8,9 +8,8 @@ import json
 import pandas as pd
 import pytest
 
-from filerate import atomic
+from filerate import atomic, corpus
 from filerate import validate as val
-from filerate.corpus import synthetic as corpus
 from filerate.errors import UserError
 
 N = 80

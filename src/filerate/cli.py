@@ -15,7 +15,7 @@ from filerate.errors import UserError
 
 # sub-command -> module implementing it, in workflow order
 STEPS = {
-    "corpus": "filerate.corpus.synthetic",
+    "corpus": "filerate.corpus.step",
     "stage": "filerate.stage",
     "process": "filerate.engine.process",
     "validate": "filerate.validate",

@@ -1,0 +1,33 @@
+"""Whole-file reads and writes for building a corpus tree: plain system calls, a symlink is
+never followed (read) and an existing file is never overwritten (write)."""
+
+from __future__ import annotations
+
+import os
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def write_file(path: bytes, data: bytes) -> None:
+    fd = os.open(path, _WRITE_FLAGS, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def read_file(path: bytes) -> bytes:
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
