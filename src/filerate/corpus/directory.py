@@ -5,6 +5,7 @@ unreadable entries are skipped and listed with the reason."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,9 @@ def generate_directory(name: str, settings: dict, tmp: Path, out: Path) -> tuple
     return rows, extra
 
 
-def _copy_sample(src: bytes, root: bytes, sampled, want: int, skipped: list, progress) -> tuple:
+def _copy_sample(
+    src: bytes, root: bytes, sampled: Iterable[bytes], want: int, skipped: list, progress: Progress
+) -> tuple[Rows, int]:
     """Copy files from ``sampled`` (relative paths, in sample order) until ``want`` are in;
     an unreadable one is added to ``skipped`` and the next takes its place.
     Returns (Rows, number unreadable)."""

@@ -102,7 +102,13 @@ class Plan:
         }
         return np.where(self.orig >= 0, self.orig, np.arange(n))
 
-    def _group(self, rng, originals: np.ndarray, copies: np.ndarray, groups: np.ndarray) -> None:
+    def _group(
+        self,
+        rng: np.random.Generator,
+        originals: np.ndarray,
+        copies: np.ndarray,
+        groups: np.ndarray,
+    ) -> None:
         """Number the groups of ``originals`` and share ``copies`` out among them."""
         g = len(originals)
         if not g:
