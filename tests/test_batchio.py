@@ -11,6 +11,7 @@ import pytest
 
 from filerate import corpus, reference
 from filerate.engine import batchio
+from filerate.engine.records import FileStatus
 from filerate.reference import TYPES
 
 
@@ -54,7 +55,7 @@ def _got(res, i) -> dict:
 def _check_all(root, files: dict[bytes, bytes], **kw):
     paths = sorted(files)
     res = _read(root, paths, [len(files[p]) for p in paths], **kw)
-    assert res.status.tolist() == [batchio.OK] * len(paths)
+    assert res.status.tolist() == [FileStatus.OK] * len(paths)
     assert res.hashes.dtype == np.uint64
     assert res.counts.shape == (4, len(paths))
     for i, p in enumerate(paths):
@@ -90,7 +91,7 @@ def gen_corpus(tmp_path_factory):
 def _manifest_check(res, manifest, start):
     for i in range(len(res.status)):
         row = manifest.iloc[start + i]
-        assert res.status[i] == batchio.OK
+        assert res.status[i] == FileStatus.OK
         got = _got(res, i)
         for field in ("bytes", "xxh3", "lines", "words", "non_ascii", "binary", "type"):
             assert got[field] == row[field], (row["path"], field)
@@ -293,16 +294,21 @@ def test_statuses(tmp_path):
     skip = [False, False, False, True, False, False, False, False]
     res = _read(tmp_path, paths, sizes, skip=skip, fill=0x41)
     assert res.status.tolist() == [
-        batchio.OK,
-        batchio.GREW,
-        batchio.SHRANK,
-        batchio.TOO_LARGE,
-        batchio.OK,
-        batchio.OPEN_FAILED,
-        batchio.SHRANK,
-        batchio.READ_FAILED,
+        FileStatus.OK,
+        FileStatus.GREW,
+        FileStatus.SHRANK,
+        FileStatus.TOO_LARGE,
+        FileStatus.OK,
+        FileStatus.OPEN_FAILED,
+        FileStatus.SHRANK,
+        FileStatus.READ_FAILED,
     ]
-    assert (batchio.OPEN_FAILED, batchio.GREW, batchio.SHRANK, batchio.TOO_LARGE) == (1, 3, 4, 5)
+    assert (FileStatus.OPEN_FAILED, FileStatus.GREW, FileStatus.SHRANK, FileStatus.TOO_LARGE) == (
+        1,
+        3,
+        4,
+        5,
+    )
     assert res.nbytes[1] == 6  # read one byte past the manifest size: detects growth
     assert res.nbytes[2] == 4
     assert res.nbytes[3] == 0
@@ -318,10 +324,10 @@ def test_grew_after_table_was_built(tmp_path):
     with open(tmp_path / "f.txt", "ab") as fh:
         fh.write(b"more\n")
     res = _read(tmp_path, [b"f.txt"], table_sizes)
-    assert res.status.tolist() == [batchio.GREW]
+    assert res.status.tolist() == [FileStatus.GREW]
     (tmp_path / "f.txt").write_bytes(b"ab")
     res = _read(tmp_path, [b"f.txt"], table_sizes)
-    assert res.status.tolist() == [batchio.SHRANK]
+    assert res.status.tolist() == [FileStatus.SHRANK]
     assert res.nbytes.tolist() == [2]
 
 

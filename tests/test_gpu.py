@@ -41,7 +41,7 @@ def test_kernel_matches_reference_on_random_bytes(gpu_mod):
     buf, offsets, sizes = layout(datas)
     counts, timing = gpu_mod.count_batch(buf, offsets, sizes, budget=1 << 30)
     np.testing.assert_array_equal(counts, _expected(datas))
-    assert timing["chunks"] == 1 and timing["analyse_s"] > 0
+    assert timing.gpu_chunks == 1 and timing.analyse_s > 0
 
 
 def test_small_budget_splits_into_chunks_with_same_result(gpu_mod):
@@ -52,7 +52,7 @@ def test_small_budget_splits_into_chunks_with_same_result(gpu_mod):
     buf, offsets, sizes = layout(datas)
     whole, _ = gpu_mod.count_batch(buf, offsets, sizes, budget=1 << 30)
     split, timing = gpu_mod.count_batch(buf, offsets, sizes, budget=64 * 1024)
-    assert timing["chunks"] > 10
+    assert timing.gpu_chunks > 10 and timing.gpu_oversize_files == 0
     np.testing.assert_array_equal(whole, split)
     np.testing.assert_array_equal(whole, _expected(datas))
 
@@ -74,9 +74,10 @@ def test_gpu_batch_equals_cpu_batch_on_corpus(gpu_mod, small_corpus):
     cpu = tasks.analyse_batch({**spec, "device": "cpu"})
     gpu = tasks.analyse_batch({**spec, "device": "gpu"})
     for key in ("status", "bytes", "hash", "lines", "words", "non_ascii", "type"):
-        np.testing.assert_array_equal(cpu[key], gpu[key], err_msg=key)
-    assert gpu["device"].startswith("gpu:")
-    assert gpu["timing"]["h2d_s"] > 0 and gpu["timing"]["d2h_s"] > 0
+        np.testing.assert_array_equal(getattr(cpu, key), getattr(gpu, key), err_msg=key)
+    assert gpu.device.startswith("gpu:")
+    assert gpu.timing.h2d_s > 0 and gpu.timing.d2h_s > 0
+    assert gpu.timing.gpu_chunks > 1  # 1 MiB of device budget: the batch goes in chunks
 
 
 def test_local_cuda_cluster_end_to_end(gpu_mod, small_corpus, tmp_path):
@@ -109,6 +110,7 @@ def test_local_cuda_cluster_end_to_end(gpu_mod, small_corpus, tmp_path):
     batches = pd.read_parquet(tmp_path / "out" / "batches.parquet")
     assert batches["device"].str.startswith("gpu:").all()
     assert (batches.loc[~batches["warmup"], "analyse_s"] > 0).all()
+    assert (batches["gpu_chunks"] >= 1).all() and (batches["gpu_oom_splits"] >= 0).all()
     files = pd.read_parquet(tmp_path / "out" / "files.parquet")
     v = validate.validate(pd.read_parquet(manifest), files, result)
     assert v["ok"], v
@@ -133,7 +135,7 @@ def test_out_of_memory_chunk_is_split_and_retried(gpu_mod):
     finally:
         pool.set_limit(size=old_limit)
         gpu_mod._release_device_memory()
-    assert timing["oom_splits"] >= 2
+    assert timing.gpu_oom_splits >= 2
     np.testing.assert_array_equal(counts, _expected(datas))
 
 

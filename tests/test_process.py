@@ -14,6 +14,7 @@ from filerate import config as cfg
 from filerate import corpus
 from filerate import validate as val
 from filerate.engine import process, tasks
+from filerate.engine.records import BATCH_COLUMNS, ErrorKind
 from filerate.reference import TYPES
 
 TIMING_KEYS = ("setup_s", "read_s", "hash_s", "h2d_s", "analyse_s", "d2h_s", "pack_s")
@@ -51,38 +52,39 @@ def test_analyse_batch_light(task_corpus, start, stop):
     out = tasks.analyse_batch(_spec(task_corpus, start=start, stop=stop))
     m = manifest.iloc[start:stop]
     n = stop - start
-    assert (out["start"], out["stop"]) == (start, stop)
-    assert out["status"].tolist() == [0] * n
-    assert out["bytes"].tolist() == m["bytes"].tolist()
-    assert [f"{int(h):016x}" for h in out["hash"]] == m["xxh3"].tolist()
+    assert (out.start, out.stop) == (start, stop)
+    assert out.status.tolist() == [0] * n
+    assert out.bytes.tolist() == m["bytes"].tolist()
+    assert [f"{int(h):016x}" for h in out.hash] == m["xxh3"].tolist()
     for col in ("lines", "words", "non_ascii"):
-        assert out[col].tolist() == m[col].tolist(), col
-    assert [TYPES[t] for t in out["type"]] == m["type"].tolist()
-    assert out["reasons"] == {}
-    assert out["device"] == "cpu"
-    assert out["worker"] == "local"
-    assert out["pid"] == os.getpid()
+        assert getattr(out, col).tolist() == m[col].tolist(), col
+    assert [TYPES[t] for t in out.type] == m["type"].tolist()
+    assert out.errors == {}
+    assert out.device == "cpu"
+    assert out.worker == "local"
+    assert out.pid == os.getpid()
     _check_timing(out)
 
 
 def _check_timing(out):
-    t = out["timing"]
-    assert set(t) == set(TIMING_KEYS)
-    assert all(isinstance(v, float) and v >= 0 for v in t.values()), t
+    t = out.timing.to_dict()
+    assert set(TIMING_KEYS) <= set(t)
+    assert t["gpu_chunks"] == t["gpu_oversize_files"] == t["gpu_oom_splits"] == 0
+    assert all(isinstance(t[k], float) and t[k] >= 0 for k in TIMING_KEYS), t
     assert t["h2d_s"] == t["d2h_s"] == 0.0  # no GPU
-    assert out["t_stop"] >= out["t_start"]
+    assert out.t_stop >= out.t_start
     # docs/DATA.md: the parts never add up to more than the task's own span
-    assert sum(t[k] for k in PARTS) <= out["t_stop"] - out["t_start"] + 1e-6
+    assert sum(t[k] for k in PARTS) <= out.t_stop - out.t_start + 1e-6
 
 
 def test_analyse_batch_minimal(task_corpus):
     manifest = pd.read_parquet(task_corpus / "manifest.parquet")
     out = tasks.analyse_batch(_spec(task_corpus, analysis="minimal"))
-    assert (out["status"] == 0).all()
-    assert [f"{int(h):016x}" for h in out["hash"]] == manifest["xxh3"].tolist()
+    assert (out.status == 0).all()
+    assert [f"{int(h):016x}" for h in out.hash] == manifest["xxh3"].tolist()
     for col in ("lines", "words", "non_ascii", "type"):
-        assert out[col] is None
-    assert out["timing"]["analyse_s"] == 0.0
+        assert getattr(out, col) is None
+    assert out.timing.analyse_s == 0.0
     _check_timing(out)
 
 
@@ -100,7 +102,9 @@ def test_analyse_batch_reasons(tmp_path):
     big = int(manifest["bytes"].max())
     limit = big - 1
     out = tasks.analyse_batch(_spec(c, stop=40, max_file_bytes=limit))
-    reasons = out["reasons"]
+    reasons = {i: e.message for i, e in out.errors.items()}
+    kinds = {i: e.kind for i, e in out.errors.items()}
+    assert (kinds[2], kinds[5], kinds[6]) == (ErrorKind.VANISHED, ErrorKind.GREW, ErrorKind.SHRANK)
     assert reasons[2] == "vanished: No such file or directory"
     assert reasons[5].startswith("changed since manifest (grew): read ")
     assert reasons[6].startswith("changed since manifest (shrank): read ")
@@ -110,36 +114,15 @@ def test_analyse_batch_reasons(tmp_path):
         assert reasons[i] == f"too large: {big} bytes > max_file_bytes {limit}"
     bad = {2, 5, 6, *too_large}
     assert set(reasons) == bad
-    assert set(np.flatnonzero(out["status"]).tolist()) == bad
+    assert set(np.flatnonzero(out.status).tolist()) == bad
     for i in set(range(40)) - bad:
-        assert f"{int(out['hash'][i]):016x}" == manifest["xxh3"].iloc[i]
-        assert out["words"][i] == manifest["words"].iloc[i]
+        assert f"{int(out.hash[i]):016x}" == manifest["xxh3"].iloc[i]
+        assert out.words[i] == manifest["words"].iloc[i]
     _check_timing(out)
 
 
 # ---------------------------------------------------------------- a real Dask run
 
-BATCH_COLUMNS = [
-    "repeat",
-    "warmup",
-    "batch",
-    "key",
-    "worker",
-    "pid",
-    "thread",
-    "start",
-    "stop",
-    "files",
-    "bytes",
-    "errors",
-    "read_s",
-    "hash_s",
-    "h2d_s",
-    "analyse_s",
-    "d2h_s",
-    "pack_s",
-    "device",
-]
 FILES_COLUMNS = [
     "path",
     "path_raw",
@@ -236,8 +219,8 @@ def test_run_phase(dask_corpus, tmp_path):
     assert v["mismatches"] == 0 and v["repeats_accounted"] is True
 
     batches = pd.read_parquet(out / "batches.parquet")
-    for col in BATCH_COLUMNS:
-        assert col in batches.columns, col
+    assert tuple(batches.columns) == BATCH_COLUMNS
+    assert (batches[["gpu_chunks", "gpu_oversize_files", "gpu_oom_splits"]] == 0).all().all()
     assert len(batches) == 6 * 3  # one row per batch per repeat, warm-up included
     assert batches.groupby("repeat")["batch"].apply(sorted).tolist() == [list(range(6))] * 3
     assert batches["warmup"].tolist().count(True) == 6

@@ -10,6 +10,7 @@ import pytest
 
 from filerate import corpus
 from filerate.engine import tasks
+from filerate.engine.records import ErrorKind
 
 
 @pytest.fixture
@@ -43,9 +44,12 @@ def test_fifo_symlink_and_directory_are_errors_not_hangs(damaged):
         "phase": "p",
     }
     res = tasks.analyse_batch(spec)
-    assert res["status"][0] == 0 and (res["status"][4:] == 0).all()
-    assert set(res["reasons"]) == {1, 2, 3}
-    assert res["reasons"][1].startswith("changed since manifest (shrank)")  # FIFO: 0 bytes
-    assert res["reasons"][2].startswith("open failed")  # symlink refused (O_NOFOLLOW)
-    assert "symbolic links" in res["reasons"][2]
-    assert res["reasons"][3].startswith("read failed")  # a directory cannot be read
+    assert res.status[0] == 0 and (res.status[4:] == 0).all()
+    reasons = {i: e.message for i, e in res.errors.items()}
+    assert set(reasons) == {1, 2, 3}
+    kinds = [res.errors[i].kind for i in (1, 2, 3)]
+    assert kinds == [ErrorKind.SHRANK, ErrorKind.OPEN_FAILED, ErrorKind.READ_FAILED]
+    assert reasons[1].startswith("changed since manifest (shrank)")  # FIFO: 0 bytes
+    assert reasons[2].startswith("open failed")  # symlink refused (O_NOFOLLOW)
+    assert "symbolic links" in reasons[2]
+    assert reasons[3].startswith("read failed")  # a directory cannot be read

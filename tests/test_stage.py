@@ -11,8 +11,7 @@ import pytest
 
 from filerate import corpus, stage
 from filerate.errors import UserError
-
-GB = 1 << 30
+from filerate.units import GIB
 
 
 def _walk_files(root: Path) -> dict[bytes, bytes]:
@@ -72,7 +71,7 @@ def test_stage_to_tmpfs_is_byte_identical(small_corpus, shm_dir):
     assert rec["files_per_s"] > 0 and rec["mb_per_s"] > 0
     assert rec["files_per_s"] == pytest.approx(rec["files"] / rec["seconds"])
     assert rec["failed"] == [] and rec["failed_count"] == 0
-    assert rec["budget_bytes"] == GB
+    assert rec["budget_bytes"] == GIB
     assert rec["available_memory_before"] > 0
     assert rec["estimated_bytes"] >= rec["bytes"]
     # whole pages per file: the estimate covers what the tmpfs really used
@@ -155,10 +154,10 @@ def test_budget_exactly_at_footprint_is_accepted(small_corpus, shm_dir):
     manifest = pd.read_parquet(small_corpus / "manifest.parquet")
     dirs = {os.path.dirname(p) for p in manifest["path_raw"]} - {b""}
     need = stage.estimate_footprint(manifest["bytes"].to_numpy(), len(dirs))
-    rec = _stage(small_corpus, shm_dir / "phase", budget_gb=need / GB)
+    rec = _stage(small_corpus, shm_dir / "phase", budget_gb=need / GIB)
     assert rec["estimated_bytes"] == need
     with pytest.raises(UserError):
-        _stage(small_corpus, shm_dir / "phase2", budget_gb=(need - 1) / GB)
+        _stage(small_corpus, shm_dir / "phase2", budget_gb=(need - 1) / GIB)
 
 
 def test_low_free_memory_refuses_before_copying(small_corpus, shm_dir):

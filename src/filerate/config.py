@@ -23,7 +23,6 @@ MAX_WORKERS = 100_000
 ABLATION_KNOBS = ("workers", "batch_size", "gpu_memory_per_worker_gb", "analysis", "staging")
 
 
-
 def schema() -> dict:
     text = resources.files("filerate").joinpath("schema/config.schema.yaml").read_text()
     return yaml.safe_load(text)
@@ -218,11 +217,3 @@ def phases(config: dict, cpu_count: int | None = None) -> dict[str, dict]:
     for settings in out.values():
         settings["resolved"] = resolve_workers(settings, cpus)
     return out
-
-
-def baseline_name(config: dict) -> str:
-    return next(iter(config["phases"]))
-
-
-def corpus_phases(config: dict, corpus: str, cpu_count: int | None = None) -> list[str]:
-    return [n for n, p in phases(config, cpu_count).items() if p["corpus"] == corpus]

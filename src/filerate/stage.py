@@ -24,9 +24,12 @@ import psutil
 
 from filerate import atomic
 from filerate.errors import UserError
+from filerate.openflags import READ_FLAGS
+from filerate.units import GIB, MB, gib_to_bytes
 
-GB = 1 << 30
 PAGE = 4096
+#: file systems that keep their files in memory
+RAM_FILESYSTEMS = ("tmpfs", "ramfs")
 
 
 def ramdisk_run_dir(root: str, workdir: str | None = None) -> Path:
@@ -111,7 +114,7 @@ def run(args) -> int:
     )
     atomic.write_json(args.record, record)
     print(
-        f"staged {record['files']} files ({record['bytes'] / 1e6:.1f} MB) "
+        f"staged {record['files']} files ({record['bytes'] / MB:.1f} MB) "
         f"to {record['staged_dir']} "
         f"in {record['seconds']:.2f} s: {record['files_per_s']:,.0f} files/s, "
         f"{record['mb_per_s']:,.0f} MB/s",
@@ -131,7 +134,7 @@ def stage(
     min_free_memory_gb: float = 1.0,
     threads: int = 4,
 ) -> dict:
-
+    """Copy the manifest's files from ``source`` to ``dest``; returns the staging record."""
     frame = pd.read_parquet(manifest, columns=["path_raw", "bytes"])
     paths = list(frame["path_raw"])
     sizes = frame["bytes"].to_numpy()
@@ -139,69 +142,14 @@ def stage(
     dest_p = Path(dest)
     root = dest_p.parent
     root.mkdir(parents=True, exist_ok=True)
-    mount, fstype = filesystem(str(root))
-    warning = None
-    if fstype not in ("tmpfs", "ramfs"):
-        warning = (
-            f"{root} is on {fstype} ({mount}), not a RAM disk: staging is measured "
-            "but it is an ordinary copy; set ramdisk.root to a tmpfs mount"
-        )
-        print(f"filerate stage: warning: {warning}", file=sys.stderr)
-
+    mount, fstype, warning = _where(root)
     need = estimate_footprint(sizes, len(dirs))
     total = int(sizes.sum())
-    if budget_gb is not None and need > budget_gb * GB:
-        raise UserError(
-            f"phase {phase}: the staged corpus needs {need / GB:.2f} GB on the RAM disk "
-            f"({len(paths)} files, {total / GB:.2f} GB of data) but "
-            f"ramdisk_budget_gb is {budget_gb:g}: raise the budget or set staging: false"
-        )
-    available = psutil.virtual_memory().available
-    if available - need < min_free_memory_gb * GB:
-        raise UserError(
-            f"phase {phase}: staging needs {need / GB:.2f} GB but only "
-            f"{available / GB:.2f} GB of memory is available and "
-            f"{min_free_memory_gb:g} GB must stay free: free memory, lower "
-            "ramdisk.min_free_memory_gb, or set staging: false"
-        )
-    free_fs = shutil.disk_usage(root).free
-    if need > free_fs:
-        raise UserError(
-            f"phase {phase}: staging needs {need / GB:.2f} GB but {root} has "
-            f"{free_fs / GB:.2f} GB free: enlarge the RAM disk or set staging: false"
-        )
-
-    for leftover in (dest_p, *root.glob(f"{dest_p.name}.partial-*")):
-        if leftover.exists() or leftover.is_symlink():
-            print(
-                f"filerate stage: removing a leftover staged copy from an earlier run: {leftover}",
-                file=sys.stderr,
-            )
-            if leftover.is_dir() and not leftover.is_symlink():
-                shutil.rmtree(leftover)
-            else:
-                leftover.unlink()
-    partial = root / f"{dest_p.name}.partial-{os.getpid()}"
+    available = _check_room(phase, root, need, len(paths), total, budget_gb, min_free_memory_gb)
+    _remove_leftovers(dest_p)
     used_before = shutil.disk_usage(root).used
     t0 = time.perf_counter()
-    try:
-        partial.mkdir()
-        for d in dirs:
-            os.makedirs(os.path.join(os.fsencode(partial), d), exist_ok=True)
-        failed = _copy_all(os.fsencode(source), os.fsencode(partial), paths, threads)
-        os.replace(partial, dest_p)
-    except OSError as exc:
-        shutil.rmtree(partial, ignore_errors=True)
-        if exc.errno == errno.ENOSPC:
-            raise UserError(
-                f"phase {phase}: the RAM disk {root} filled up while staging "
-                f"({need / GB:.2f} GB needed); the partial copy was removed: "
-                "enlarge it or set staging: false"
-            ) from None
-        raise
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    failed = _copy_tree(source, dest_p, dirs, paths, threads, phase, need)
     seconds = time.perf_counter() - t0
     occupied = shutil.disk_usage(root).used - used_before
     copied = len(paths) - len(failed)
@@ -217,22 +165,111 @@ def stage(
         "ramdisk_root": str(root),
         "mount": mount,
         "fs_type": fstype,
-        "is_tmpfs": fstype in ("tmpfs", "ramfs"),
+        "is_tmpfs": fstype in RAM_FILESYSTEMS,
         "files": copied,
         "bytes": copied_bytes,
         "manifest_bytes": total,
         "estimated_bytes": need,
         "occupied_bytes": max(occupied, 0),
-        "budget_bytes": int(budget_gb * GB) if budget_gb is not None else None,
+        "budget_bytes": gib_to_bytes(budget_gb) if budget_gb is not None else None,
         "available_memory_before": available,
         "seconds": seconds,
         "files_per_s": copied / seconds if seconds else 0.0,
-        "mb_per_s": copied_bytes / 1e6 / seconds if seconds else 0.0,
+        "mb_per_s": copied_bytes / MB / seconds if seconds else 0.0,
         "threads": threads,
         "failed": failed[:1000],
         "failed_count": len(failed),
         "warning": warning,
     }
+
+
+def _where(root: Path) -> tuple[str, str, str | None]:
+    """(mount point, file system type, a warning if it is not a RAM disk) of ``root``."""
+    mount, fstype = filesystem(str(root))
+    warning = None
+    if fstype not in RAM_FILESYSTEMS:
+        warning = (
+            f"{root} is on {fstype} ({mount}), not a RAM disk: staging is measured "
+            "but it is an ordinary copy; set ramdisk.root to a tmpfs mount"
+        )
+        print(f"filerate stage: warning: {warning}", file=sys.stderr)
+    return mount, fstype, warning
+
+
+def _check_room(
+    phase: str,
+    root: Path,
+    need: int,
+    files: int,
+    total: int,
+    budget_gb: float | None,
+    min_free_memory_gb: float,
+) -> int:
+    """Refuse (UserError) before copying anything when the copy would not fit the budget,
+    free memory or the RAM disk; returns the memory available before staging."""
+    if budget_gb is not None and need > budget_gb * GIB:
+        raise UserError(
+            f"phase {phase}: the staged corpus needs {need / GIB:.2f} GB on the RAM disk "
+            f"({files} files, {total / GIB:.2f} GB of data) but "
+            f"ramdisk_budget_gb is {budget_gb:g}: raise the budget or set staging: false"
+        )
+    available = psutil.virtual_memory().available
+    if available - need < min_free_memory_gb * GIB:
+        raise UserError(
+            f"phase {phase}: staging needs {need / GIB:.2f} GB but only "
+            f"{available / GIB:.2f} GB of memory is available and "
+            f"{min_free_memory_gb:g} GB must stay free: free memory, lower "
+            "ramdisk.min_free_memory_gb, or set staging: false"
+        )
+    free_fs = shutil.disk_usage(root).free
+    if need > free_fs:
+        raise UserError(
+            f"phase {phase}: staging needs {need / GIB:.2f} GB but {root} has "
+            f"{free_fs / GIB:.2f} GB free: enlarge the RAM disk or set staging: false"
+        )
+    return available
+
+
+def _remove_leftovers(dest: Path) -> None:
+    """Remove a staged copy (or partial copy) an earlier run left: never trusted."""
+    for leftover in (dest, *dest.parent.glob(f"{dest.name}.partial-*")):
+        if leftover.exists() or leftover.is_symlink():
+            print(
+                f"filerate stage: removing a leftover staged copy from an earlier run: {leftover}",
+                file=sys.stderr,
+            )
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
+
+
+def _copy_tree(
+    source: str, dest: Path, dirs: list, paths: list, threads: int, phase: str, need: int
+) -> list[dict]:
+    """Copy into a ``.partial`` sibling of ``dest`` and rename it when complete; the
+    partial copy is removed on any failure. Returns the files that could not be copied."""
+    root = dest.parent
+    partial = root / f"{dest.name}.partial-{os.getpid()}"
+    try:
+        partial.mkdir()
+        for d in dirs:
+            os.makedirs(os.path.join(os.fsencode(partial), d), exist_ok=True)
+        failed = _copy_all(os.fsencode(source), os.fsencode(partial), paths, threads)
+        os.replace(partial, dest)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        if exc.errno == errno.ENOSPC:
+            raise UserError(
+                f"phase {phase}: the RAM disk {root} filled up while staging "
+                f"({need / GIB:.2f} GB needed); the partial copy was removed: "
+                "enlarge it or set staging: false"
+            ) from None
+        raise
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return failed
 
 
 def _copy_all(src: bytes, dst: bytes, paths: list[bytes], threads: int) -> list[dict]:
@@ -247,8 +284,7 @@ def _copy_chunk(src: bytes, dst: bytes, paths: list[bytes]) -> list[dict]:
     failed = []
     for rel in paths:
         try:
-            # never follow a link, never block on a FIFO that replaced a file
-            sfd = os.open(src + b"/" + rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            sfd = os.open(src + b"/" + rel, READ_FLAGS)
             try:
                 st = os.fstat(sfd)
                 if not stat.S_ISREG(st.st_mode):

@@ -11,7 +11,7 @@ def cv_pct(values) -> float | None:
     values = [float(v) for v in values]
     if len(values) < 2:
         return None
-    mean = statistics.fmean(values)
+    mean = statistics.mean(values)  # exactly rounded, as run.json has always used
     if mean == 0:
         return None
     return statistics.pstdev(values) / mean * 100.0

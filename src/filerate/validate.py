@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from filerate import atomic
+from filerate.engine.records import kind_of_message
 from filerate.errors import UserError
 from filerate.reports.load import read_json, read_parquet
 
@@ -53,28 +54,10 @@ def validate(manifest: pd.DataFrame, files: pd.DataFrame, run: dict) -> dict:
         files.drop_duplicates("path_raw"), on="path_raw", suffixes=("_truth", ""), how="inner"
     )
     ok = merged[merged["status"] == "ok"]
-    by_field, examples = {}, []
-    for field in FIELDS[level]:
-        truth, got = ok[f"{field}_truth"], ok[field]
-        bad = _differs(truth, got)
-        by_field[field] = int(bad.sum())
-        for _, row in ok[bad].head(3).iterrows():
-            examples.append(
-                {
-                    "path": row["path_truth"] if "path_truth" in row else row["path"],
-                    "field": field,
-                    "truth": _plain(row[f"{field}_truth"]),
-                    "got": _plain(row[field]),
-                }
-            )
-    mismatched_files = 0
-    if len(ok):
-        bad_any = pd.Series(False, index=ok.index)
-        for field in FIELDS[level]:
-            bad_any |= _differs(ok[f"{field}_truth"], ok[field])
-        mismatched_files = int(bad_any.sum())
+    by_field, mismatched_files, examples = _mismatches(ok, FIELDS[level])
     errors = files[files["status"] == "error"]
-    reasons = errors["error"].fillna("unknown").str.split(":").str[0].value_counts().to_dict()
+    # files.parquet holds each error's message only: its kind is the part before the ":"
+    reasons = errors["error"].map(kind_of_message).value_counts().to_dict()
     repeats_ok = all(r["files_ok"] + r["files_error"] == n for r in run["repeats"])
     passed = (
         missing == 0
@@ -108,6 +91,28 @@ def validate(manifest: pd.DataFrame, files: pd.DataFrame, run: dict) -> dict:
     }
 
 
+def _mismatches(ok: pd.DataFrame, fields: list[str]) -> tuple[dict, int, list[dict]]:
+    """Among the files processed ok: mismatches per field, files with any mismatch, and up
+    to three examples per field."""
+    by_field, examples = {}, []
+    bad_any = pd.Series(False, index=ok.index)
+    for field in fields:
+        truth, got = ok[f"{field}_truth"], ok[field]
+        bad = _differs(truth, got)
+        bad_any |= bad
+        by_field[field] = int(bad.sum())
+        for _, row in ok[bad].head(3).iterrows():
+            examples.append(
+                {
+                    "path": row["path_truth"] if "path_truth" in row else row["path"],
+                    "field": field,
+                    "truth": _plain(row[f"{field}_truth"]),
+                    "got": _plain(row[field]),
+                }
+            )
+    return by_field, int(bad_any.sum()), examples
+
+
 def _differs(truth: pd.Series, got: pd.Series) -> pd.Series:
     """Element-wise "not equal" where a null on either side differs from any value."""
     t, g = truth.astype(object), got.astype(object)
@@ -121,7 +126,6 @@ def _plain(v):
 
 
 def run(args) -> int:
-
     phase_dir = Path(args.phase_dir)
     for name in ("run.json", "files.parquet"):
         if not (phase_dir / name).exists():

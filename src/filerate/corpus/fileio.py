@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 
+from filerate.openflags import READ_FLAGS as _READ_FLAGS
+
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def write_file(path: bytes, data: bytes) -> None:

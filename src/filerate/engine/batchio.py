@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+import time
 
 import numba
 import numpy as np
@@ -22,10 +23,9 @@ import pandas as pd
 import xxhash._xxhash as _xxhash_ext
 from numba import uint64
 
-from filerate.reference import TYPES
-
-# status codes per file (0 = ok); the reasons are filled in by the caller
-OK, OPEN_FAILED, READ_FAILED, GREW, SHRANK, TOO_LARGE = 0, 1, 2, 3, 4, 5
+from filerate.engine.records import FileStatus
+from filerate.openflags import READ_FLAGS
+from filerate.reference import EXTENSIONS, TYPE_CODES
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _openat = _libc.openat
@@ -46,9 +46,20 @@ _xxh3 = ctypes.CDLL(_xxhash_ext.__file__).XXH3_64bits
 _xxh3.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 _xxh3.restype = ctypes.c_uint64
 
-# never follow a symlink that replaced a file, never block on a FIFO
-OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-_SPACE = 0x20
+# The compiled loop freezes globals when it compiles: plain ints, taken from the one
+# definition of each (records.FileStatus, reference.TYPE_CODES, openflags.READ_FLAGS).
+_OK = int(FileStatus.OK)
+_OPEN_FAILED = int(FileStatus.OPEN_FAILED)
+_READ_FAILED = int(FileStatus.READ_FAILED)
+_GREW = int(FileStatus.GREW)
+_SHRANK = int(FileStatus.SHRANK)
+_TOO_LARGE = int(FileStatus.TOO_LARGE)
+_OTHER_TYPE = TYPE_CODES["other"]
+BINARY_TYPE = TYPE_CODES["binary"]
+_CLOCK_MONOTONIC = time.CLOCK_MONOTONIC
+_SLASH = ord("/")
+_DOT = ord(".")
+_SPACE = ord(" ")
 _ONES = np.uint64(0x0101010101010101)
 _HIGH = np.uint64(0x8080808080808080)
 _LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
@@ -57,20 +68,14 @@ _SP = np.uint64(0x2020202020202020)
 _GE9 = np.uint64(0x7777777777777777)  # 0x80 - 9 in every byte
 _GE14 = np.uint64(0x7272727272727272)  # 0x80 - 14 in every byte
 
-TYPE_CODE = {name: code for code, name in enumerate(TYPES)}
-_EXT_TABLE = [
-    (b"py", "python"),
-    (b"md", "markdown"),
-    (b"json", "json"),
-    (b"txt", "text"),
-    (b"log", "log"),
-    (b"csv", "csv"),
-]
-# extension bytes padded to 4, their lengths and type codes, for the compiled matcher
-_EXT_BYTES = np.array([list(e.ljust(4, b"\0")) for e, _ in _EXT_TABLE], dtype=np.uint8)
-_EXT_LENS = np.array([len(e) for e, _ in _EXT_TABLE], dtype=np.int64)
-_EXT_CODES = np.array([TYPE_CODE[t] for _, t in _EXT_TABLE], dtype=np.int8)
-BINARY_CODE = TYPE_CODE["binary"]
+# reference.EXTENSIONS for the compiled matcher: extension bytes (no dot) NUL-padded to
+# one width, their lengths and type codes
+_EXT_WIDTH = max(len(ext) - 1 for ext in EXTENSIONS)
+_EXT_BYTES = np.array(
+    [list(ext[1:].ljust(_EXT_WIDTH, b"\0")) for ext in EXTENSIONS], dtype=np.uint8
+)
+_EXT_LENS = np.array([len(ext) - 1 for ext in EXTENSIONS], dtype=np.int64)
+_EXT_CODES = np.array([TYPE_CODES[name] for name in EXTENSIONS.values()], dtype=np.int8)
 
 
 @numba.njit(inline="always")
@@ -113,19 +118,20 @@ def _count_words(words64, first, nwords, out, i):
 
 @numba.njit(nogil=True, boundscheck=False)
 def _type_code(names, start, ext_bytes, ext_lens, ext_codes):
-    """Type code from the extension of a NUL-terminated relative path (0 = other)."""
+    """Type code from the extension of a NUL-terminated relative path (see
+    reference.extension)."""
     end = start
     while names[end] != 0:
         end += 1
     dot = -1
     j = end - 1
-    while j >= start and names[j] != 47:  # '/'
-        if names[j] == 46 and dot < 0:  # '.'
+    while j >= start and names[j] != _SLASH:
+        if names[j] == _DOT and dot < 0:
             dot = j
         j -= 1
     base = j + 1
     if dot <= base:  # no dot, or a leading dot only ('.bashrc')
-        return 0
+        return _OTHER_TYPE
     n = end - dot - 1
     for e in range(ext_lens.shape[0]):
         if ext_lens[e] == n:
@@ -136,13 +142,37 @@ def _type_code(names, start, ext_bytes, ext_lens, ext_codes):
                     break
             if same:
                 return ext_codes[e]
-    return 0
+    return _OTHER_TYPE
 
 
 @numba.njit(inline="always")
 def _now_ns(ts):
-    _clock_gettime(1, ts.ctypes.data)  # CLOCK_MONOTONIC, through the vDSO: ~20 ns
+    _clock_gettime(_CLOCK_MONOTONIC, ts.ctypes.data)  # through the vDSO: ~20 ns
     return ts[0] * 1_000_000_000 + ts[1]
+
+
+@numba.njit(inline="always")
+def _read_fd(fd, dst, want):
+    """Read up to ``want`` bytes from ``fd`` to the address ``dst``; -1 on a failed read."""
+    got = 0
+    while got < want:
+        r = _read(fd, dst + got, want - got)
+        if r < 0:
+            return -1
+        if r == 0:
+            break
+        got += r
+    return got
+
+
+@numba.njit(inline="always")
+def _pad_slot(buf, start, got):
+    """Fill a file's slot with spaces up to the next 8-byte boundary (over the probe
+    byte); returns where the slot's counted words end."""
+    stop = (start + got + 7) & ~7
+    for j in range(start + got, stop):
+        buf[j] = _SPACE
+    return stop
 
 
 @numba.njit(nogil=True, boundscheck=False)
@@ -178,46 +208,34 @@ def _read_batch(
         t0 = _now_ns(ts)
         types[i] = _type_code(names, name_offsets[i], ext_bytes, ext_lens, ext_codes)
         if skip[i]:
-            status[i] = 5
+            status[i] = _TOO_LARGE
             continue
-        fd = _openat(dirfd, nptr + name_offsets[i], OPEN_FLAGS)
+        fd = _openat(dirfd, nptr + name_offsets[i], READ_FLAGS)
         if fd < 0:
-            status[i] = 1
+            status[i] = _OPEN_FAILED
             continue
-        want = sizes[i] + 1  # one byte more than expected: detects a file that grew
-        got = 0
-        failed = False
-        while got < want:
-            r = _read(fd, base + offsets[i] + got, want - got)
-            if r < 0:
-                failed = True
-                break
-            if r == 0:
-                break
-            got += r
+        # one byte more than expected: detects a file that grew
+        got = _read_fd(fd, base + offsets[i], sizes[i] + 1)
         _close(fd)
         t1 = _now_ns(ts)
         spent[0] += t1 - t0
+        if got < 0:
+            status[i] = _READ_FAILED
+            continue
         nbytes[i] = got
-        if failed:
-            status[i] = 2
-            continue
         if got != sizes[i]:
-            status[i] = 3 if got > sizes[i] else 4
+            status[i] = _GREW if got > sizes[i] else _SHRANK
             continue
-        status[i] = 0
+        status[i] = _OK
         start = offsets[i]
         hashes[i] = _xxh3(base + start, got)
         t2 = _now_ns(ts)
         spent[1] += t2 - t1
-        # pad the slot with spaces up to the next 8-byte boundary (overwrites the probe byte)
-        stop = (start + got + 7) & ~7
-        for j in range(start + got, stop):
-            buf[j] = 32
+        stop = _pad_slot(buf, start, got)
         if count:
             _count_words(words64, start >> 3, (stop - start) >> 3, counts, i)
-            if counts[3, i] > 0:
-                types[i] = 7  # binary: holds a NUL byte
+            if counts[3, i] > 0:  # holds a NUL byte
+                types[i] = BINARY_TYPE
             spent[2] += _now_ns(ts) - t2
 
 
@@ -318,7 +336,6 @@ def read_batch(
 def warm_up() -> float:
     """Compile the kernels in this process; returns the seconds it took."""
     import tempfile
-    import time
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass, field
 
 from filerate.errors import UserError
+from filerate.units import gib_to_bytes
 
-GB = 1 << 30
 #: entries kept in the scheduler's transition log, from which `filerate process` counts
 #: retried tasks (Dask's default, 1000, covers only ~200 batches per repeat)
 TRANSITION_LOG_LENGTH = 50_000
@@ -86,7 +86,6 @@ def choose_backend(settings: dict) -> dict:
             "gpu_probe": probe,
         }
     if requested == "gpu":
-
         raise UserError(
             f"backend 'gpu' requested but no GPU is usable: {probe['reason']}. "
             "Use backend: auto or cpu, or install the gpu extra (pip install -e '.[gpu]')."
@@ -102,69 +101,13 @@ def choose_backend(settings: dict) -> dict:
 
 def start(settings: dict, backend: dict) -> ClusterInfo:
     """Start the cluster and a client; the time this takes is recorded as startup_s."""
-    import dask
-    from distributed import Client
-
-    resolved = settings["resolved"]
     t0 = time.perf_counter()
-    record: dict = {"kind": None}
-    cluster = None
-    quiet = logging.WARNING
-    # A batch whose worker dies is started again on another worker, at most task_retries
-    # times (then KilledWorker and its files are recorded as errors); an existing
-    # scheduler keeps its own setting (distributed.scheduler.allowed-failures).
-    scheduler_kwargs = {"allowed_failures": settings["task_retries"]}
-    log_length = {"distributed.admin.low-level-log-length": TRANSITION_LOG_LENGTH}
     if backend["used"] == "external":
-        if settings.get("scheduler_file"):
-            client = Client(scheduler_file=settings["scheduler_file"], timeout="60s")
-        else:
-            client = Client(settings["address"], timeout="60s")
-        record["kind"] = "external"
+        client, cluster, record = _connect_external(settings), None, {"kind": "external"}
     elif backend["used"] == "gpu":
-        from dask_cuda import LocalCUDACluster
-
-        n_gpus = max(1, len(backend["gpu_probe"].get("devices", [])))
-        threads = max(1, min(math.ceil(resolved["workers"] / n_gpus), resolved["cpu_count"]))
-        budget = int(settings["gpu_memory_per_worker_gb"] * GB)
-        with dask.config.set(log_length):
-            cluster = LocalCUDACluster(
-                threads_per_worker=threads,
-                dashboard_address=None,
-                silence_logs=quiet,
-                scheduler_kwargs=scheduler_kwargs,
-            )
-        client = _connect(cluster)
-        record["kind"] = "LocalCUDACluster"
-        record["gpu_mapping"] = {
-            "gpus": n_gpus,
-            "worker_processes": n_gpus,
-            "threads_per_gpu_worker": threads,
-            "plan_workers": resolved["workers"],
-            "plan_gpu_memory_per_worker_gb": settings["gpu_memory_per_worker_gb"],
-            "device_budget_bytes_per_thread": budget,
-            "device_budget_bytes_per_gpu": budget * threads,
-            "how": (
-                "dask-cuda runs one worker process per GPU. The plan's worker count becomes "
-                f"threads per GPU worker (min(ceil({resolved['workers']}/{n_gpus}), cpu_count)"
-                f" = {threads}); its GPU memory per worker becomes each thread's device-buffer "
-                "budget: a batch larger than it is copied and counted in chunks."
-            ),
-        }
+        client, cluster, record = _start_gpu(settings, backend)
     else:
-        from distributed import LocalCluster
-
-        with dask.config.set(log_length):
-            cluster = LocalCluster(
-                n_workers=resolved["processes"],
-                threads_per_worker=resolved["threads_per_process"],
-                processes=True,
-                dashboard_address=None,
-                silence_logs=quiet,
-                scheduler_kwargs=scheduler_kwargs,
-            )
-        client = _connect(cluster)
-        record["kind"] = "LocalCluster"
+        client, cluster, record = _start_cpu(settings)
     try:
         client.wait_for_workers(1, timeout=120)
     except BaseException:
@@ -189,6 +132,79 @@ def start(settings: dict, backend: dict) -> ClusterInfo:
     record["total_threads"] = sum(w["nthreads"] or 0 for w in workers)
     record["threads_per_process"] = max((w["nthreads"] or 0 for w in workers), default=0)
     return ClusterInfo(client=client, cluster=cluster, record=record, device=backend["device"])
+
+
+def _local_cluster_kwargs(settings: dict) -> dict:
+    # A batch whose worker dies is started again on another worker, at most task_retries
+    # times (then KilledWorker and its files are recorded as errors); an existing
+    # scheduler keeps its own setting (distributed.scheduler.allowed-failures).
+    return {
+        "dashboard_address": None,
+        "silence_logs": logging.WARNING,
+        "scheduler_kwargs": {"allowed_failures": settings["task_retries"]},
+    }
+
+
+def _long_transition_log():
+    import dask
+
+    return dask.config.set({"distributed.admin.low-level-log-length": TRANSITION_LOG_LENGTH})
+
+
+def _connect_external(settings: dict):
+    from distributed import Client
+
+    if settings.get("scheduler_file"):
+        return Client(scheduler_file=settings["scheduler_file"], timeout="60s")
+    return Client(settings["address"], timeout="60s")
+
+
+def _start_cpu(settings: dict) -> tuple:
+    from distributed import LocalCluster
+
+    resolved = settings["resolved"]
+    with _long_transition_log():
+        cluster = LocalCluster(
+            n_workers=resolved["processes"],
+            threads_per_worker=resolved["threads_per_process"],
+            processes=True,
+            **_local_cluster_kwargs(settings),
+        )
+    return _connect(cluster), cluster, {"kind": "LocalCluster"}
+
+
+def _start_gpu(settings: dict, backend: dict) -> tuple:
+    from dask_cuda import LocalCUDACluster
+
+    resolved = settings["resolved"]
+    n_gpus = max(1, len(backend["gpu_probe"].get("devices", [])))
+    threads = max(1, min(math.ceil(resolved["workers"] / n_gpus), resolved["cpu_count"]))
+    with _long_transition_log():
+        cluster = LocalCUDACluster(threads_per_worker=threads, **_local_cluster_kwargs(settings))
+    client = _connect(cluster)
+    record = {"kind": "LocalCUDACluster", "gpu_mapping": _gpu_mapping(settings, n_gpus, threads)}
+    return client, cluster, record
+
+
+def _gpu_mapping(settings: dict, n_gpus: int, threads: int) -> dict:
+    """How the plan's CPU-worker knobs map onto dask-cuda's one process per GPU."""
+    workers = settings["resolved"]["workers"]
+    budget = gib_to_bytes(settings["gpu_memory_per_worker_gb"])
+    return {
+        "gpus": n_gpus,
+        "worker_processes": n_gpus,
+        "threads_per_gpu_worker": threads,
+        "plan_workers": workers,
+        "plan_gpu_memory_per_worker_gb": settings["gpu_memory_per_worker_gb"],
+        "device_budget_bytes_per_thread": budget,
+        "device_budget_bytes_per_gpu": budget * threads,
+        "how": (
+            "dask-cuda runs one worker process per GPU. The plan's worker count becomes "
+            f"threads per GPU worker (min(ceil({workers}/{n_gpus}), cpu_count)"
+            f" = {threads}); its GPU memory per worker becomes each thread's device-buffer "
+            "budget: a batch larger than it is copied and counted in chunks."
+        ),
+    }
 
 
 def worker_info(client) -> dict:

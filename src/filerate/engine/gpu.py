@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from filerate.engine.records import TaskTiming
+
 _SOURCE = r"""
 extern "C" __global__
 void count_files(const unsigned char* buf, const long long* offsets,
@@ -176,31 +178,29 @@ def chunks(offsets: np.ndarray, lengths: np.ndarray, budget: int) -> list[tuple[
 
 def count_batch(
     host: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, budget: int
-) -> tuple[np.ndarray, dict]:
+) -> tuple[np.ndarray, TaskTiming]:
     """Counts (4 x n uint64: lines, words, non_ascii, nul) of files laid out in ``host``.
 
     ``lengths`` of files that must not be counted (errors) are 0. Returns the counts and
-    the seconds spent in host->device copies, the kernel and device->host copies. A chunk
-    that runs out of device memory is split in two and retried (``oom_splits``); a single
-    file that still does not fit raises, and its batch is recorded as failed.
+    the device's part of the task's timing: seconds in host->device copies (``h2d_s``),
+    the kernel (``analyse_s``) and device->host copies (``d2h_s``), and the chunks it
+    took. A chunk that runs out of device memory is split in two and retried
+    (``gpu_oom_splits``); a single file that still does not fit raises, and its batch is
+    recorded as failed.
     """
     n = len(offsets)
     counts = np.zeros((4, n), dtype=np.uint64)
-    timing = {
-        "h2d_s": 0.0,
-        "analyse_s": 0.0,
-        "d2h_s": 0.0,
-        "chunks": 0,
-        "oversize": 0,
-        "oom_splits": 0,
-    }
+    timing = TaskTiming()
     stream = _stream()
     with stream:
         todo = list(reversed(chunks(offsets, lengths, budget)))
         while todo:
             first, last = todo.pop()
+            lo, hi = _span(offsets, lengths, first, last)
+            if hi - lo > budget:  # only a single file can be larger than the budget
+                timing.gpu_oversize_files += last - first
             try:
-                _count_chunk(host, offsets, lengths, first, last, budget, counts, timing, stream)
+                _count_chunk(host, offsets, lengths, first, last, counts, timing, stream)
             except _out_of_memory() as exc:
                 _release_device_memory()
                 if last - first == 1:
@@ -210,17 +210,19 @@ def count_batch(
                     ) from exc
                 mid = (first + last) // 2
                 todo += [(mid, last), (first, mid)]
-                timing["oom_splits"] += 1
+                timing.gpu_oom_splits += 1
     return counts, timing
 
 
-def _count_chunk(host, offsets, lengths, first, last, budget, counts, timing, stream):
+def _span(offsets, lengths, first, last) -> tuple[int, int]:
+    """The bytes [lo, hi) of the host buffer that files [first, last) occupy."""
+    return int(offsets[first]), int(offsets[last - 1] + ((lengths[last - 1] + 8) // 8) * 8)
+
+
+def _count_chunk(host, offsets, lengths, first, last, counts, timing, stream):
     import cupy
 
-    lo = int(offsets[first])
-    hi = int(offsets[last - 1] + ((lengths[last - 1] + 8) // 8) * 8)
-    if hi - lo > budget:
-        timing["oversize"] += last - first
+    lo, hi = _span(offsets, lengths, first, last)
     t0 = time.perf_counter()
     dev = _device_buffer(hi - lo)
     dev[: hi - lo].set(host[lo:hi], stream=stream)
@@ -235,10 +237,10 @@ def _count_chunk(host, offsets, lengths, first, last, budget, counts, timing, st
     t2 = time.perf_counter()
     counts[:, first:last] = d_out.get(stream=stream).reshape(4, m)
     t3 = time.perf_counter()
-    timing["h2d_s"] += t1 - t0
-    timing["analyse_s"] += t2 - t1
-    timing["d2h_s"] += t3 - t2
-    timing["chunks"] += 1
+    timing.h2d_s += t1 - t0
+    timing.analyse_s += t2 - t1
+    timing.d2h_s += t3 - t2
+    timing.gpu_chunks += 1
 
 
 def _out_of_memory():

@@ -2,11 +2,14 @@
 
 A task receives a small spec (manifest path, data directory, index range, level, device)
 rather than the file list: each worker process loads the manifest's path table once and
-reuses it. The task returns per-file arrays and where its time went.
+reuses it. The task returns a records.TaskResult: per-file arrays, each failed file's
+error and where its time went.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import os
 import threading
 import time
@@ -14,14 +17,15 @@ import time
 import numpy as np
 
 from filerate.engine import batchio, buffers
-
-REASONS = {
-    batchio.OPEN_FAILED: "open failed",
-    batchio.READ_FAILED: "read failed",
-    batchio.GREW: "changed since manifest (grew)",
-    batchio.SHRANK: "changed since manifest (shrank)",
-    batchio.TOO_LARGE: "too large",
-}
+from filerate.engine.records import (
+    READER_ERROR_KIND,
+    ErrorKind,
+    FileError,
+    FileStatus,
+    TaskResult,
+    TaskTiming,
+)
+from filerate.openflags import READ_FLAGS
 
 
 def _pool(gpu: bool):
@@ -32,29 +36,35 @@ def _pool(gpu: bool):
     return buffers.host_pool
 
 
-def _error_reasons(dirfd: int, table, start: int, res, max_file_bytes: int) -> dict[int, str]:
-    """One line per failed file; only failures reach this (slow path, rare)."""
-    reasons = {}
+def _file_errors(dirfd: int, table, start: int, res, max_file_bytes: int) -> dict[int, FileError]:
+    """The error of each failed file; only failures reach this (slow path, rare)."""
+    errors = {}
     for i in np.flatnonzero(res.status):
-        code = int(res.status[i])
-        path = table.path_raw[start + i]
-        reason = REASONS[code]
-        if code == batchio.TOO_LARGE:
-            reason = (
-                f"too large: {int(table.sizes[start + i])} bytes > max_file_bytes {max_file_bytes}"
-            )
-        elif code == batchio.OPEN_FAILED:
-            try:  # ask again to learn errno; libc's errno is not visible from the kernel
-                os.close(os.open(path, batchio.OPEN_FLAGS, dir_fd=dirfd))
-                reason = "open failed (transient)"
-            except OSError as exc:
-                name = "vanished" if exc.errno == 2 else "open failed"
-                reason = f"{name}: {exc.strerror}"
-        elif code in (batchio.GREW, batchio.SHRANK):
-            expected = int(table.sizes[start + i])
-            reason = f"{reason}: read {int(res.nbytes[i])} bytes, manifest says {expected}"
-        reasons[int(i)] = reason
-    return reasons
+        status = FileStatus(int(res.status[i]))
+        expected = int(table.sizes[start + i])
+        if status == FileStatus.TOO_LARGE:
+            detail = f"{expected} bytes > max_file_bytes {max_file_bytes}"
+            error = FileError(ErrorKind.TOO_LARGE, detail)
+        elif status == FileStatus.OPEN_FAILED:
+            error = _open_error(dirfd, table.path_raw[start + i])
+        elif status in (FileStatus.GREW, FileStatus.SHRANK):
+            detail = f"read {int(res.nbytes[i])} bytes, manifest says {expected}"
+            error = FileError(READER_ERROR_KIND[status], detail)
+        else:
+            error = FileError(READER_ERROR_KIND[status])
+        errors[int(i)] = error
+    return errors
+
+
+def _open_error(dirfd: int, path: bytes) -> FileError:
+    """Why a file did not open: asked again, since libc's errno is not visible from the
+    compiled loop."""
+    try:
+        os.close(os.open(path, READ_FLAGS, dir_fd=dirfd))
+        return FileError(ErrorKind.OPEN_TRANSIENT)
+    except OSError as exc:
+        kind = ErrorKind.VANISHED if exc.errno == errno.ENOENT else ErrorKind.OPEN_FAILED
+        return FileError(kind, str(exc.strerror))
 
 
 def inject_fault(fault: dict | list, start: int, phase: str | None = None) -> None:
@@ -89,7 +99,7 @@ def inject_fault(fault: dict | list, start: int, phase: str | None = None) -> No
         time.sleep(float(fault["seconds"]))
 
 
-def analyse_batch(spec: dict) -> dict:
+def analyse_batch(spec: dict) -> TaskResult:
     """Read and analyse files [start, stop) of the manifest; see docs/DATA.md."""
     if spec.get("_test_fault"):
         inject_fault(spec["_test_fault"], spec["start"], spec.get("phase"))
@@ -101,69 +111,62 @@ def analyse_batch(spec: dict) -> dict:
     skip = sizes > spec["max_file_bytes"]
     offsets, nbytes = batchio.slot_layout(sizes, skip)
     use_gpu = spec["device"] == "gpu"
-    count_on_cpu = spec["analysis"] == "light" and not use_gpu
+    light = spec["analysis"] == "light"
     dirfd = os.open(spec["data_dir"], os.O_RDONLY | os.O_DIRECTORY)
     try:
         with _pool(use_gpu).borrow(nbytes) as buf:
             p1 = time.perf_counter()
+            count_on_cpu = light and not use_gpu
             res = batchio.read_batch(dirfd, table, start, stop, buf, offsets, skip, count_on_cpu)
             p2 = time.perf_counter()
-            timing = {"h2d_s": 0.0, "analyse_s": 0.0, "d2h_s": 0.0}
-            device = "cpu"
-            if use_gpu and spec["analysis"] == "light":
-                from filerate.engine import gpu as gpu_mod
-
-                lengths = np.where(res.status == 0, sizes, 0)
-                counts, timing = gpu_mod.count_batch(
-                    buf, offsets, lengths, spec["gpu_budget_bytes"]
-                )
-                res.counts = counts
-                res.types = np.where(counts[3] > 0, batchio.BINARY_CODE, res.types).astype(np.int8)
-                device = f"gpu:{_gpu_id()}"
-            elif use_gpu:
-                device = f"gpu:{_gpu_id()}"  # minimal analysis needs no device work
+            timing = TaskTiming()
+            if use_gpu and light:  # minimal analysis needs no device work
+                timing = _count_on_gpu(res, buf, offsets, sizes, spec["gpu_budget_bytes"])
             p3 = time.perf_counter()
-        reasons = (
-            _error_reasons(dirfd, table, start, res, spec["max_file_bytes"])
-            if res.status.any()
-            else {}
-        )
+        errors = _file_errors(dirfd, table, start, res, spec["max_file_bytes"])
     finally:
         os.close(dirfd)
-    light = spec["analysis"] == "light"
-    out = {
-        "start": start,
-        "stop": stop,
-        "status": res.status,
-        "bytes": res.nbytes,
-        "hash": res.hashes,
-        "lines": res.counts[0].astype(np.int64) if light else None,
-        "words": res.counts[1].astype(np.int64) if light else None,
-        "non_ascii": res.counts[2].astype(np.int64) if light else None,
-        "type": res.types if light else None,
-        "reasons": reasons,
-    }
+    out = TaskResult(start, stop, res.status, res.nbytes, res.hashes, errors=errors)
+    if light:
+        out.lines, out.words, out.non_ascii = (c.astype(np.int64) for c in res.counts[:3])
+        out.type = res.types
     p4 = time.perf_counter()
-    # The compiled loop times its own parts per file: system calls, hashing, counting
-    # (counting runs right after each read, while the bytes are still in cache).
-    syscall_s, hash_s, count_s = (res.spent_ns / 1e9).tolist()
-    loop_overhead_s = max(0.0, (p2 - p1) - syscall_s - hash_s - count_s)
-    out["timing"] = {
-        "setup_s": (p1 - p0),
-        "read_s": syscall_s + loop_overhead_s,
-        "hash_s": hash_s,
-        "h2d_s": timing["h2d_s"],
-        "analyse_s": count_s + timing["analyse_s"],
-        "d2h_s": timing["d2h_s"],
-        "pack_s": (p4 - p3),
-    }
-    out["worker"] = _worker_address()
-    out["pid"] = os.getpid()
-    out["thread"] = threading.get_ident()
-    out["device"] = device
-    out["t_start"] = t_start
-    out["t_stop"] = t_start + (time.perf_counter() - p0)
+    out.timing = _timing(res.spent_ns, timing, p0, p1, p2, p3, p4)
+    out.device = f"gpu:{_gpu_id()}" if use_gpu else "cpu"
+    out.worker = _worker_address()
+    out.pid = os.getpid()
+    out.thread = threading.get_ident()
+    out.t_start = t_start
+    out.t_stop = t_start + (time.perf_counter() - p0)
     return out
+
+
+def _count_on_gpu(res, buf, offsets, sizes, budget: int) -> TaskTiming:
+    """Count the files read ok on the device; their counts and binary types go in ``res``."""
+    from filerate.engine import gpu as gpu_mod
+
+    lengths = np.where(res.status == FileStatus.OK, sizes, 0)
+    res.counts, timing = gpu_mod.count_batch(buf, offsets, lengths, budget)
+    res.types = np.where(res.counts[3] > 0, batchio.BINARY_TYPE, res.types).astype(np.int8)
+    return timing
+
+
+def _timing(spent_ns, device: TaskTiming, p0, p1, p2, p3, p4) -> TaskTiming:
+    """Where the task's time went, from its clock marks and the device's timing.
+
+    The compiled loop times its own parts per file: system calls, hashing, counting
+    (counting runs right after each read, while the bytes are still in cache).
+    """
+    syscall_s, hash_s, count_s = (spent_ns / 1e9).tolist()
+    loop_overhead_s = max(0.0, (p2 - p1) - syscall_s - hash_s - count_s)
+    return dataclasses.replace(
+        device,
+        setup_s=p1 - p0,
+        read_s=syscall_s + loop_overhead_s,
+        hash_s=hash_s,
+        analyse_s=count_s + device.analyse_s,
+        pack_s=p4 - p3,
+    )
 
 
 def _worker_address() -> str:

@@ -1,0 +1,214 @@
+"""The timed repeats of a phase: submit one task per batch, collect and place the
+results, and record what each repeat measured (run.json ``repeats``, batches.parquet).
+
+Each repeat is timed from the first submit to the last result received and placed.
+Every file of the manifest ends each repeat as ok or as an error with a reason: a batch
+whose task failed on every attempt, or that had not finished when the phase's timeout
+passed, is recorded as errors, never dropped.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from filerate.engine import scheduler_log, tasks
+from filerate.engine.file_results import FileResults
+from filerate.engine.records import BatchRecord, ErrorKind, FileError, FileStatus, TaskResult
+from filerate.units import MB
+
+
+@dataclass
+class RepeatContext:
+    """What every repeat of a phase shares."""
+
+    client: Any  # distributed.Client
+    spec_base: dict  # the task spec without its row range (see tasks.analyse_batch)
+    batches: list[tuple[int, int]]  # manifest rows [lo, hi) of each batch
+    files: int  # rows in the manifest
+    settings: dict  # the phase settings
+    deadline: float  # time.monotonic() by which the phase must have finished
+    scheduler: scheduler_log.SchedulerLog
+
+
+@dataclass
+class PhaseRepeats:
+    """Every repeat a phase ran, warm-up included."""
+
+    records: list[dict] = field(default_factory=list)  # run.json ``repeats``
+    batch_rows: list[BatchRecord] = field(default_factory=list)
+    lost_workers: list[dict] = field(default_factory=list)
+    last: FileResults | None = None  # the last timed repeat's (the warm-up's if none)
+    status: str = "ok"  # "ok" or "timeout"
+
+
+@dataclass
+class _Submitted:
+    """One repeat's tasks in flight: key -> (batch, lo, hi, submit time)."""
+
+    futures: list
+    meta: dict[str, tuple[int, int, int, float]]
+
+
+def run_all(ctx: RepeatContext) -> PhaseRepeats:
+    """The warm-up and timed repeats, in order; stops early when the phase times out."""
+    settings = ctx.settings
+    done = PhaseRepeats()
+    for r in range(settings["warmup"] + settings["repeats"]):
+        warmup = r < settings["warmup"]
+        rec, rows, results = run_repeat(ctx, r, warmup)
+        rec["label"] = (
+            "warm-up" if warmup else f"repeat {r - settings['warmup'] + 1}/{settings['repeats']}"
+        )
+        rec["bytes_ok"] = int(results.bytes[results.ok()].sum())
+        rec["mb_per_s"] = rec["bytes_ok"] / MB / rec["wall_s"] if rec["wall_s"] else 0.0
+        done.records.append(rec)
+        done.batch_rows.extend(rows)
+        done.lost_workers.extend({"repeat": r, **w} for w in rec["lost_workers"])
+        print(
+            f"  {settings['name']} {rec['label']}: {rec['files_per_s']:,.0f} files/s "
+            f"({rec['files_ok']} ok, {rec['files_error']} errors, {rec['wall_s']:.3f} s)",
+            file=sys.stderr,
+        )
+        if not warmup or done.last is None:
+            done.last = results
+        if rec["timed_out"]:
+            done.status = "timeout"
+            break
+    return done
+
+
+def run_repeat(
+    ctx: RepeatContext, r: int, warmup: bool
+) -> tuple[dict, list[BatchRecord], FileResults]:
+    """One repeat: its run.json record, its batches.parquet rows and its per-file results."""
+    token = uuid.uuid4().hex[:8]  # unique keys: Dask must not reuse an earlier repeat's result
+    results = FileResults(ctx.files)
+    start_epoch = time.time()
+    t0 = time.perf_counter()
+    submitted = _submit(ctx, r, token)
+    rows, failed, timed_out = _collect(ctx, submitted, results, r, warmup)
+    wall = time.perf_counter() - t0
+    stop_epoch = time.time()
+    # after the timed window: what the scheduler saw of retries and lost workers
+    attempts = scheduler_log.attempts(ctx.client, list(submitted.meta))
+    lost, joined = ctx.scheduler.since_last()
+    for row in rows:
+        row.attempts = (attempts or {}).get(row.key) or None  # 0: not in the log
+    results.account_unset()
+    ok = int(results.ok().sum())
+    retried = {k: a for k, a in (attempts or {}).items() if a > 1}
+    batch_of = {k: m[0] for k, m in submitted.meta.items()}
+    rec = {
+        "repeat": r,
+        "warmup": warmup,
+        "start": start_epoch,
+        "stop": stop_epoch,
+        "wall_s": wall,
+        "files_ok": ok,
+        "files_error": ctx.files - ok,
+        "files_per_s": ok / wall if wall > 0 else 0.0,
+        "tasks": len(ctx.batches),
+        # tasks started more than once, and the extra starts (null: scheduler log unread)
+        "retried_tasks": len(retried) if attempts is not None else None,
+        "retries": sum(a - 1 for a in retried.values()) if attempts is not None else None,
+        "retried_batches": sorted(batch_of[k] for k in retried),
+        "failed_tasks": len(failed),
+        "failed_batches": sorted(batch_of[k] for k in failed),
+        "timed_out": timed_out,
+        "lost_workers": lost,
+        "joined_workers": joined,
+    }
+    return rec, rows, results
+
+
+def _submit(ctx: RepeatContext, r: int, token: str) -> _Submitted:
+    # one message for the whole repeat: the scheduler sees every batch at once and queues
+    # them (one task per free thread) rather than spreading the first few blindly
+    keys = [f"analyse-{ctx.settings['name']}-r{r}-b{b}-{token}" for b in range(len(ctx.batches))]
+    submitted = time.time()
+    futures = ctx.client.map(
+        tasks.analyse_batch,
+        [{**ctx.spec_base, "start": lo, "stop": hi} for lo, hi in ctx.batches],
+        key=keys,
+        pure=False,
+        retries=ctx.settings["task_retries"],
+    )
+    meta = {
+        k: (b, lo, hi, submitted)
+        for b, (k, (lo, hi)) in enumerate(zip(keys, ctx.batches, strict=True))
+    }
+    return _Submitted(futures, meta)
+
+
+def _collect(
+    ctx: RepeatContext, submitted: _Submitted, results: FileResults, r: int, warmup: bool
+) -> tuple[list[BatchRecord], list[str], bool]:
+    """Place results as they come back: (batch rows, failed keys, timed out)."""
+    from distributed import as_completed
+
+    rows, failed = [], []
+    pending = set(submitted.meta)
+    timeout = max(1.0, ctx.deadline - time.monotonic())
+    try:
+        for fut in as_completed(submitted.futures, timeout=timeout):
+            b, lo, hi, sent = submitted.meta[fut.key]
+            pending.discard(fut.key)
+            try:
+                res = fut.result()
+            except Exception as exc:  # the batch failed on every attempt (e.g. KilledWorker)
+                failed.append(fut.key)
+                results.fail(lo, hi, FileStatus.BATCH_FAILED, _batch_error(exc))
+                continue
+            results.place(res)
+            rows.append(_batch_record(res, r, warmup, b, fut.key, sent))
+    except TimeoutError:
+        _time_out(ctx, submitted, pending, results)
+        return rows, failed, True
+    return rows, failed, False
+
+
+def _batch_error(exc: Exception) -> FileError:
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    return FileError(ErrorKind.BATCH_FAILED, f"{type(exc).__name__}: {detail}")
+
+
+def _time_out(
+    ctx: RepeatContext, submitted: _Submitted, pending: set[str], results: FileResults
+) -> None:
+    """Record the files of every unfinished batch as timed out, and cancel the batches."""
+    error = FileError(
+        ErrorKind.TIMEOUT,
+        f"phase passed timeout_s={ctx.settings['timeout_s']:g} before this batch finished",
+    )
+    for key in pending:
+        _, lo, hi, _ = submitted.meta[key]
+        results.fail(lo, hi, FileStatus.TIMED_OUT, error)
+    ctx.client.cancel([f for f in submitted.futures if f.key in pending])
+
+
+def _batch_record(
+    res: TaskResult, r: int, warmup: bool, b: int, key: str, submitted: float
+) -> BatchRecord:
+    ok = res.status == FileStatus.OK
+    return BatchRecord(
+        repeat=r,
+        warmup=warmup,
+        batch=b,
+        key=key,
+        worker=res.worker,
+        pid=res.pid,
+        thread=res.thread,
+        device=res.device,
+        submitted=submitted,
+        start=res.t_start,
+        stop=res.t_stop,
+        received=time.time(),
+        files=len(res.status),
+        bytes=int(res.bytes[ok].sum()),
+        errors=int((~ok).sum()),
+        timing=res.timing,
+    )
