@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,13 @@ def test_engine_tasks_import_nothing_from_the_reports():
     modules = json.loads(out.stdout)
     assert not [m for m in modules if m.startswith("filerate.reports")]
     assert "matplotlib" not in modules
+
+
+def test_data_md_documents_every_batch_column_and_error_kind():
+    data_md = (Path(__file__).resolve().parents[1] / "docs" / "DATA.md").read_text()
+    batches = data_md[data_md.index("- `batches.parquet`") :]
+    batches = " ".join(batches[: batches.index("\n- `")].split())
+    assert ", ".join(BATCH_COLUMNS) in batches
+    files = data_md[data_md.index("- `files.parquet`") :]
+    files = " ".join(files[: files.index("\n- `")].split())
+    assert all(f"`{kind.value}`" in files for kind in ErrorKind)

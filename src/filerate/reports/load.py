@@ -20,27 +20,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from filerate.engine import records
 from filerate.errors import UserError
 
 #: Per-task time components recorded in batches.parquet, in the order a task runs them.
-COMPONENTS = ("read_s", "hash_s", "h2d_s", "analyse_s", "d2h_s", "pack_s")
+COMPONENTS = records.TIME_COMPONENTS
 
 #: Optional per-task components some engines also record (batches.parquet ``*_s``).
 EXTRA_COMPONENT_LABELS = {"setup_s": "task setup"}
-#: ``*_s`` columns of batches.parquet that are not components of a task's time.
-_NOT_COMPONENTS = {"wall_s"}
 
 
 def task_components(frame: pd.DataFrame | None) -> list[str]:
-    """The component columns of batches.parquet: the documented ones, then any other
-    ``*_s`` column (e.g. ``setup_s``) in the frame's order."""
-    extra = []
-    if frame is not None:
-        extra = [
-            c
-            for c in frame.columns
-            if c.endswith("_s") and c not in COMPONENTS and c not in _NOT_COMPONENTS
-        ]
+    """The component columns of batches.parquet (defined in filerate.engine.records): the
+    ones every task records, then the optional ones (``setup_s``) the frame holds."""
+    extra = [c for c in records.EXTRA_TIME_COMPONENTS if frame is not None and c in frame]
     return list(COMPONENTS) + extra
 
 
