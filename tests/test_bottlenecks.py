@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from filerate.reports import bottlenecks as bn
+from filerate.reports.bottlenecks import accounting, predictions, utilisation
 from filerate.reports.load import load_phase, load_phases
 from fixtures_runs import (
     ablation_set,
@@ -59,7 +60,7 @@ def tasks(*spans):
 
 def test_repeat_breakdown_by_hand():
     # two 0.4 s tasks on 2 slots in a 1.0 s repeat: the ideal makespan is 0.4 s
-    rb = bn.repeat_breakdown(tasks((0.1, 0.5), (0.1, 0.5)), wall=1.0, slots=2)
+    rb = accounting.repeat_breakdown(tasks((0.1, 0.5), (0.1, 0.5)), wall=1.0, slots=2)
     ss = rb["slot_seconds"]
     assert rb["busy_slot_s"] == pytest.approx(0.8)
     assert ss["read"] == pytest.approx(0.4) and ss["hash"] == pytest.approx(0.2)
@@ -68,16 +69,16 @@ def test_repeat_breakdown_by_hand():
     assert ss["idle"] == pytest.approx(0.0)
     assert sum(rb["seconds"].values()) == pytest.approx(1.0)
     # one 0.5 s task on 4 slots in 0.6 s: 1.5 slot-s idle, 0.4 slot-s scheduling
-    rb = bn.repeat_breakdown(tasks((0.05, 0.55)), wall=0.6, slots=4)
+    rb = accounting.repeat_breakdown(tasks((0.05, 0.55)), wall=0.6, slots=4)
     assert rb["slot_seconds"]["idle"] == pytest.approx(1.5)
     assert rb["slot_seconds"]["scheduling"] == pytest.approx(0.4)
     assert sum(rb["slot_seconds"].values()) == pytest.approx(4 * 0.6)
 
 
 def test_ideal_makespan():
-    assert bn.ideal_makespan([1, 1, 1], 4) == 1
-    assert bn.ideal_makespan([1, 1, 1], 2) == 2
-    assert bn.ideal_makespan([], 2) == 0
+    assert accounting.ideal_makespan([1, 1, 1], 4) == 1
+    assert accounting.ideal_makespan([1, 1, 1], 2) == 2
+    assert accounting.ideal_makespan([], 2) == 0
 
 
 def test_shares_sum_to_100(cases):
@@ -85,7 +86,7 @@ def test_shares_sum_to_100(cases):
     for ph in by.values():
         assert sum(r["share_pct"] for r in ph["breakdown"]) == pytest.approx(100.0)
         assert sum(r["seconds"] for r in ph["breakdown"]) == pytest.approx(ph["end_to_end_s"])
-        assert [r["component"] for r in ph["breakdown"]] == list(bn.BREAKDOWN)
+        assert [r["component"] for r in ph["breakdown"]] == list(accounting.BREAKDOWN)
         for rep in ph["repeats"]:
             assert sum(rep["seconds"].values()) == pytest.approx(rep["wall_s"])
 
@@ -211,9 +212,9 @@ def test_consecutive_phases(cases):
         assert t["verdict"] == "not testable here"
     assert "2 knobs changed at once" in pred["tests"][1]["reason"]
     # the plan's direction: fewer workers cannot test "more workers"
-    assert bn.plan_direction("workers", 12, 44) is True
-    assert bn.plan_direction("workers", 44, 12) is False
-    assert bn.plan_direction("analysis", "light", "minimal") is True
+    assert predictions.plan_direction("workers", 12, 44) is True
+    assert predictions.plan_direction("workers", 44, 12) is False
+    assert predictions.plan_direction("analysis", "light", "minimal") is True
 
 
 def test_single_knob_consecutive(tmp_path):
@@ -308,10 +309,10 @@ def test_extra_components_and_empty_resources(tmp_path):
 def test_sample_weights():
     import numpy as np
 
-    w = bn.sample_weights(np.array([0.0, 0.2, 0.4, 0.6]), [(0.1, 0.3)])
+    w = utilisation.sample_weights(np.array([0.0, 0.2, 0.4, 0.6]), [(0.1, 0.3)])
     assert w == pytest.approx([0.0, 0.5, 0.5, 0.0])
     # a repeat shorter than the sampling period still gets its sample
-    w = bn.sample_weights(np.array([0.0, 0.2, 0.4]), [(0.25, 0.3)])
+    w = utilisation.sample_weights(np.array([0.0, 0.2, 0.4]), [(0.25, 0.3)])
     assert w == pytest.approx([0.0, 0.0, 0.25])
 
 

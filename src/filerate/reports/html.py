@@ -27,7 +27,7 @@ import pandas as pd
 from filerate import __version__
 from filerate.atomic import write_text
 from filerate.errors import UserError
-from filerate.reports.load import Phase, _float, fmt_num, fmt_pct, load_phases
+from filerate.reports.load import Phase, as_float, fmt_num, fmt_pct, load_phases
 from filerate.reports.plots import make_all
 from filerate.reports.tables import (
     files_per_s_text,
@@ -132,7 +132,7 @@ def _human(key: str, value) -> str:
 
 
 def _when(ts) -> str:
-    f = _float(ts)
+    f = as_float(ts)
     if f is None:
         return str(ts) if ts else "—"
     return _dt.datetime.fromtimestamp(f, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -154,7 +154,7 @@ def _bool(value) -> bool | None:
 def _count(value) -> int | None:
     if isinstance(value, (list, tuple, dict)):
         return len(value)
-    f = _float(value)
+    f = as_float(value)
     return None if f is None else int(f)
 
 
@@ -248,7 +248,7 @@ def section_config(phases: list[Phase]) -> str:
             [
                 p.name,
                 f"{corpus.get('name') or s.get('corpus')} ({fmt_num(corpus.get('files'))} files, "
-                f"{fmt_num((_float(corpus.get('bytes')) or 0) / 1e6, 1)} MB)",
+                f"{fmt_num((as_float(corpus.get('bytes')) or 0) / 1e6, 1)} MB)",
                 f"{be.get('requested', '—')} → {be.get('used', '—')}"
                 + (f": {be['reason']}" if be.get("reason") else ""),
                 f"{res.get('expression', s.get('workers'))} = {fmt_num(res.get('workers'))} "
@@ -598,17 +598,17 @@ def render(phases: list[Phase], table: pd.DataFrame, report: dict, pngs: dict[st
         r["ramdisk_within_budget"] = _bool(r.get("ramdisk_within_budget"))
     started = min(
         (
-            _float(p.run.get("started_at"))
+            as_float(p.run.get("started_at"))
             for p in phases
-            if _float(p.run.get("started_at")) is not None
+            if as_float(p.run.get("started_at")) is not None
         ),
         default=None,
     )
     finished = max(
         (
-            _float(p.run.get("finished_at"))
+            as_float(p.run.get("finished_at"))
             for p in phases
-            if _float(p.run.get("finished_at")) is not None
+            if as_float(p.run.get("finished_at")) is not None
         ),
         default=None,
     )

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from filerate.atomic import write_bytes
-from filerate.reports.load import Phase, _float, gpu_indices, repeat_windows, task_components
+from filerate.reports.load import Phase, as_float, gpu_indices, repeat_windows, task_components
 
 #: one colour per breakdown component (shared by breakdown and timeline)
 COLOURS = {
@@ -89,9 +89,9 @@ def throughput_png(table: pd.DataFrame) -> bytes:
     if not recs:
         return _empty("Throughput per phase", "no phases")
     names = [str(r["phase"]) for r in recs]
-    med = np.array([_float(r.get("files_per_s_median")) or 0.0 for r in recs])
-    lo = np.array([_float(r.get("files_per_s_min")) or m for r, m in zip(recs, med, strict=True)])
-    hi = np.array([_float(r.get("files_per_s_max")) or m for r, m in zip(recs, med, strict=True)])
+    med = np.array([as_float(r.get("files_per_s_median")) or 0.0 for r in recs])
+    lo = np.array([as_float(r.get("files_per_s_min")) or m for r, m in zip(recs, med, strict=True)])
+    hi = np.array([as_float(r.get("files_per_s_max")) or m for r, m in zip(recs, med, strict=True)])
     fig = Figure(figsize=(max(7.0, 1.1 * len(recs) + 3), 4.8), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(len(recs))
@@ -114,7 +114,7 @@ def throughput_png(table: pd.DataFrame) -> bytes:
     goals: dict[tuple[float, str], list[str]] = {}
     for r in recs:
         for key, style in (("target_files_per_s", "-"), ("gate_files_per_s", "--")):
-            g = _float(r.get(key))
+            g = as_float(r.get(key))
             if g:
                 goals.setdefault((g, style), []).append(str(r["phase"]))
                 positive.append(g)
@@ -148,8 +148,8 @@ def throughput_png(table: pd.DataFrame) -> bytes:
         )
     for xi, r, m, h, u in zip(x, recs, med, hi, unstable, strict=True):
         text = (
-            f"{_float(r.get('files_per_s_min')) or 0:,.0f}–"
-            f"{_float(r.get('files_per_s_max')) or 0:,.0f}\n(unstable)"
+            f"{as_float(r.get('files_per_s_min')) or 0:,.0f}–"
+            f"{as_float(r.get('files_per_s_max')) or 0:,.0f}\n(unstable)"
             if u
             else f"{m:,.0f}"
         )
@@ -272,7 +272,7 @@ def breakdown_png(report: dict) -> bytes:
 
 def median_repeat(phase: Phase) -> dict | None:
     """The timed repeat whose files/s is the (lower) median."""
-    reps = [r for r in phase.repeats() if _float(r.get("files_per_s")) is not None]
+    reps = [r for r in phase.repeats() if as_float(r.get("files_per_s")) is not None]
     if not reps:
         reps = phase.repeats()
         return reps[0] if reps else None
@@ -320,10 +320,12 @@ def timeline_png(phases: list[Phase]) -> bytes:
         tasks = ph.batches[ph.batches["repeat"] == rep["repeat"]]
         if "warmup" in tasks.columns:
             tasks = tasks[~tasks["warmup"].astype(bool)]
-        t0 = _float(rep.get("start"))
+        t0 = as_float(rep.get("start"))
         if t0 is None:
             t0 = float(tasks["start"].min()) if len(tasks) else 0.0
-        wall = _float(rep.get("wall_s")) or (float(tasks["stop"].max()) - t0 if len(tasks) else 1.0)
+        wall = as_float(rep.get("wall_s")) or (
+            float(tasks["stop"].max()) - t0 if len(tasks) else 1.0
+        )
         slot_key = (
             tasks["worker"].astype(str) + "/" + tasks["thread"].astype(str)
             if {"worker", "thread"} <= set(tasks.columns)
@@ -473,7 +475,7 @@ def resources_png(phases: list[Phase]) -> bytes:
                 top = 1.0
                 if "ramdisk_used_bytes" in res.columns:
                     used = pd.to_numeric(res["ramdisk_used_bytes"], errors="coerce")
-                    staged = _float((ph.staging or {}).get("occupied_bytes")) or 0.0
+                    staged = as_float((ph.staging or {}).get("occupied_bytes")) or 0.0
                     if not ph.staged:
                         staged = 0.0
                     first = used.dropna().iloc[0] if used.notna().any() else 0.0
@@ -481,7 +483,7 @@ def resources_png(phases: list[Phase]) -> bytes:
                     ax.plot(x, foot, color="#8c564b", linewidth=1.2)
                     top = max(top, float(foot.max()) if foot.notna().any() else 0.0)
                 ax.set_ylabel("RAM disk footprint, MB")
-                budget = _float((ph.staging or {}).get("budget_bytes"))
+                budget = as_float((ph.staging or {}).get("budget_bytes"))
                 title = "RAM disk: staged copy + growth"
                 if budget:
                     ax.axhline(budget / 1e6, color="#c0392b", linestyle="--", linewidth=1)

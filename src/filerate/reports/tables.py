@@ -6,108 +6,73 @@ resources.parquet (RAM-disk use) and validation.json. The first ``--phase-dir`` 
 baseline for speed-ups. Throughput statistics are over the timed repeats only (warm-ups
 are excluded). MB are 10^6 bytes.
 
-Column glossary (throughput.tsv, in order; empty cell = not applicable / not measured):
-
-==========================  ===========================================================
-phase                       phase name (run.json ``phase``)
-status                      ``ok``, or ``timeout`` when the phase hit its time limit
-backend                     backend used: ``cpu``, ``gpu`` or ``external``
-devices                     what ran the tasks: ``cpu (N cores)`` or the GPU ids seen
-                            in batches.parquet (``gpu:0``)
-corpus                      corpus name
-corpus_files                files in the corpus
-corpus_mb                   corpus size, MB
-analysis                    analysis level: ``minimal`` or ``light``
-staged                      ``true`` if the corpus was read from the RAM-disk copy
-cpu_count                   CPUs the run could use
-processes                   Dask worker processes
-threads_per_process         threads per worker process
-total_threads               processes x threads: the task slots
-batch_size                  files per task
-repeats                     timed repeats
-startup_s                   cluster start-up, s
-staging_s                   copying the corpus to the RAM disk, s (0 when not staged)
-wall_s_median               median wall time of one timed repeat, s
-files_per_s_median          median files/s over the timed repeats
-files_per_s_min             slowest repeat, files/s
-files_per_s_max             fastest repeat, files/s
-mb_per_s_median             median MB/s over the timed repeats
-cv_pct                      spread: coefficient of variation of files/s over the timed
-                            repeats, % (population s.d. / mean, as run.json summary)
-stability                   ``stable``; ``unstable`` if cv_pct > --unstable-cv-pct (quote
-                            the min-max range, not the median); ``single repeat``
-speedup_vs_baseline         files_per_s_median / the baseline's files_per_s_median
-speedup_min                 files_per_s_min / the baseline's files_per_s_max
-speedup_max                 files_per_s_max / the baseline's files_per_s_min
-target_files_per_s          the plan's target for this phase
-target_met                  ``met`` if files_per_s_median >= target, else ``missed``
-gate_files_per_s            the plan's intermediate gate for this phase
-gate_met                    ``met`` / ``missed``, as for the target
-ramdisk_staged_mb           RAM disk occupied by the staged copy (staging occupied_bytes), MB
-ramdisk_growth_mb           growth of RAM-disk use during the phase: max of
-                            resources ``ramdisk_used_bytes`` minus its first sample, MB
-ramdisk_peak_mb             ramdisk_staged_mb + ramdisk_growth_mb: the phase's footprint, MB
-ramdisk_budget_mb           the phase's RAM-disk budget, MB (staging budget_bytes, else
-                            ramdisk_budget_gb x 2^30)
-ramdisk_within_budget       ``true`` if ramdisk_peak_mb <= ramdisk_budget_mb
-files_error                 files in error in the last timed repeat
-mismatches                  results that differ from the manifest (validation.json)
-validation_ok               validation.json ``ok``: every file accounted for, no mismatch
-==========================  ===========================================================
+The columns of throughput.tsv, in order, and their meanings are :data:`GLOSSARY` (an
+empty cell means not applicable / not measured). docs/DATA.md and README.md show it as the
+Markdown table that ``python -m filerate.reports.tables --glossary`` prints; a test keeps
+them equal.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 
 import pandas as pd
 
 from filerate.atomic import write_text
 from filerate.errors import UserError
-from filerate.reports.load import Phase, _float, fmt_num, fmt_pct, load_phases
+from filerate.reports.load import Phase, as_float, fmt_num, fmt_pct, load_phases
+from filerate.units import GIB, MB
 
-COLUMNS = [
-    "phase",
-    "status",
-    "backend",
-    "devices",
-    "corpus",
-    "corpus_files",
-    "corpus_mb",
-    "analysis",
-    "staged",
-    "cpu_count",
-    "processes",
-    "threads_per_process",
-    "total_threads",
-    "batch_size",
-    "repeats",
-    "startup_s",
-    "staging_s",
-    "wall_s_median",
-    "files_per_s_median",
-    "files_per_s_min",
-    "files_per_s_max",
-    "mb_per_s_median",
-    "cv_pct",
-    "stability",
-    "speedup_vs_baseline",
-    "speedup_min",
-    "speedup_max",
-    "target_files_per_s",
-    "target_met",
-    "gate_files_per_s",
-    "gate_met",
-    "ramdisk_staged_mb",
-    "ramdisk_growth_mb",
-    "ramdisk_peak_mb",
-    "ramdisk_budget_mb",
-    "ramdisk_within_budget",
-    "files_error",
-    "mismatches",
-    "validation_ok",
-]
+#: throughput.tsv's columns, in order -> meaning (the one definition; see the docstring)
+GLOSSARY = {
+    "phase": "phase name (run.json `phase`)",
+    "status": "`ok`, or `timeout` when the phase hit its time limit",
+    "backend": "backend used: `cpu`, `gpu` or `external`",
+    "devices": "what ran the tasks: `cpu (N cores)` or the GPU ids seen in batches.parquet "
+    "(`gpu:0`)",
+    "corpus": "corpus name",
+    "corpus_files": "files in the corpus",
+    "corpus_mb": "corpus size, MB",
+    "analysis": "analysis level: `minimal` or `light`",
+    "staged": "`true` if the corpus was read from the RAM-disk copy, `false` if in place",
+    "cpu_count": "CPUs the run could use",
+    "processes": "Dask worker processes",
+    "threads_per_process": "threads per worker process",
+    "total_threads": "processes × threads: the task slots",
+    "batch_size": "files per task",
+    "repeats": "timed repeats (after the warm-up)",
+    "startup_s": "cluster start-up, s",
+    "staging_s": "copying the corpus to the RAM disk, s (0 when not staged)",
+    "wall_s_median": "median wall time of one timed repeat, first submit to last result placed, s",
+    "files_per_s_median": "median files/s over the timed repeats (files processed ok)",
+    "files_per_s_min": "slowest timed repeat, files/s",
+    "files_per_s_max": "fastest timed repeat, files/s",
+    "mb_per_s_median": "median MB/s of the files processed ok over the timed repeats",
+    "cv_pct": "spread: coefficient of variation of files/s over the timed repeats, % "
+    "(population s.d. / mean, as run.json `summary`)",
+    "stability": "`stable`; `unstable` if cv_pct > `--unstable-cv-pct` (quote the min–max "
+    "range, not the median); `single repeat`",
+    "speedup_vs_baseline": "files_per_s_median / the baseline's files_per_s_median",
+    "speedup_min": "files_per_s_min / the baseline's files_per_s_max (worst case)",
+    "speedup_max": "files_per_s_max / the baseline's files_per_s_min (best case)",
+    "target_files_per_s": "the plan's target for this phase",
+    "target_met": "`met` if files_per_s_median >= the target, else `missed`",
+    "gate_files_per_s": "the plan's intermediate gate for this phase",
+    "gate_met": "`met` / `missed`, as for the target",
+    "ramdisk_staged_mb": "RAM disk occupied by the staged copy (staging `occupied_bytes`), MB",
+    "ramdisk_growth_mb": "growth of RAM-disk use during the phase: the maximum of resources "
+    "`ramdisk_used_bytes` minus its first sample, MB",
+    "ramdisk_peak_mb": "ramdisk_staged_mb + ramdisk_growth_mb: the phase's footprint, MB",
+    "ramdisk_budget_mb": "the phase's RAM-disk budget, MB (staging `budget_bytes`, else "
+    "`ramdisk_budget_gb` × 2^30 bytes)",
+    "ramdisk_within_budget": "`true` if ramdisk_peak_mb <= ramdisk_budget_mb",
+    "files_error": "files in error in the last timed repeat",
+    "mismatches": "results that differ from the manifest (validation.json)",
+    "validation_ok": "validation.json `ok`: every file accounted for, no mismatch",
+}
+COLUMNS = list(GLOSSARY)
 
 # decimals written to the TSV per column
 _DECIMALS = {
@@ -131,14 +96,12 @@ _DECIMALS = {
     "ramdisk_budget_mb": 2,
 }
 
-MB = 1e6
-
 
 def _count(value) -> int | None:
     """validation.json may give missing/duplicated as a count or as a list of paths."""
     if isinstance(value, (list, tuple, dict)):
         return len(value)
-    f = _float(value)
+    f = as_float(value)
     return None if f is None else int(f)
 
 
@@ -155,7 +118,7 @@ def _met(value: float | None, goal: float | None) -> str:
 
 
 def _ratio(a, b) -> float | None:
-    a, b = _float(a), _float(b)
+    a, b = as_float(a), as_float(b)
     if a is None or b is None or b == 0:
         return None
     return a / b
@@ -165,17 +128,17 @@ def ramdisk(phase: Phase) -> dict:
     """RAM-disk footprint of a phase: staged copy, growth during the run, peak, budget."""
     staged_mb = growth_mb = budget_mb = None
     st = phase.staging or {}
-    if phase.staged and _float(st.get("occupied_bytes")) is not None:
+    if phase.staged and as_float(st.get("occupied_bytes")) is not None:
         staged_mb = float(st["occupied_bytes"]) / MB
     res = phase.resources
     if res is not None and "ramdisk_used_bytes" in res.columns:
         used = pd.to_numeric(res["ramdisk_used_bytes"], errors="coerce").dropna()
         if len(used):
             growth_mb = max(0.0, float(used.max() - used.iloc[0])) / MB
-    if _float(st.get("budget_bytes")) is not None:
+    if as_float(st.get("budget_bytes")) is not None:
         budget_mb = float(st["budget_bytes"]) / MB
-    elif _float(phase.settings.get("ramdisk_budget_gb")) is not None:
-        budget_mb = float(phase.settings["ramdisk_budget_gb"]) * 2**30 / MB
+    elif as_float(phase.settings.get("ramdisk_budget_gb")) is not None:
+        budget_mb = float(phase.settings["ramdisk_budget_gb"]) * GIB / MB
     if staged_mb is None and growth_mb is None:
         peak_mb = None
     else:
@@ -209,11 +172,11 @@ def phase_row(phase: Phase, unstable_cv_pct: float = 10.0) -> dict:
     s = phase.summary()
     corpus = phase.run.get("corpus") or {}
     val = phase.validation
-    target = _float(phase.settings.get("target_files_per_s"))
-    gate = _float(phase.settings.get("gate_files_per_s"))
-    median = _float(s.get("files_per_s_median"))
+    target = as_float(phase.settings.get("target_files_per_s"))
+    gate = as_float(phase.settings.get("gate_files_per_s"))
+    median = as_float(s.get("files_per_s_median"))
     repeats = int(s.get("repeats") or len(phase.repeats()))
-    cv = _float(s.get("files_per_s_cv_pct"))
+    cv = as_float(s.get("files_per_s_cv_pct"))
     row = {
         "phase": phase.name,
         "status": str(phase.run.get("status") or ""),
@@ -221,7 +184,7 @@ def phase_row(phase: Phase, unstable_cv_pct: float = 10.0) -> dict:
         "devices": devices(phase),
         "corpus": corpus.get("name") or phase.settings.get("corpus"),
         "corpus_files": corpus.get("files"),
-        "corpus_mb": (float(corpus["bytes"]) / MB) if _float(corpus.get("bytes")) else None,
+        "corpus_mb": (float(corpus["bytes"]) / MB) if as_float(corpus.get("bytes")) else None,
         "analysis": phase.settings.get("analysis"),
         "staged": phase.staged,
         "cpu_count": phase.cpu_count,
@@ -232,11 +195,11 @@ def phase_row(phase: Phase, unstable_cv_pct: float = 10.0) -> dict:
         "repeats": repeats,
         "startup_s": phase.startup_s,
         "staging_s": phase.staging_s,
-        "wall_s_median": _float(s.get("wall_s_median")),
+        "wall_s_median": as_float(s.get("wall_s_median")),
         "files_per_s_median": median,
-        "files_per_s_min": _float(s.get("files_per_s_min")),
-        "files_per_s_max": _float(s.get("files_per_s_max")),
-        "mb_per_s_median": _float(s.get("mb_per_s_median")),
+        "files_per_s_min": as_float(s.get("files_per_s_min")),
+        "files_per_s_max": as_float(s.get("files_per_s_max")),
+        "mb_per_s_median": as_float(s.get("mb_per_s_median")),
         "cv_pct": cv,
         "stability": stability(cv, repeats, unstable_cv_pct),
         "target_files_per_s": target,
@@ -369,6 +332,57 @@ def validation_text(rec: dict) -> str:
     return "ok" if ok else "**FAILED**"
 
 
+def _backend_cell(r: dict) -> str:
+    backend = (
+        str(r["devices"])
+        if str(r["devices"]).startswith(str(r["backend"]))
+        else f"{r['backend']}: {r['devices']}"
+    )
+    if r.get("status") and r["status"] != "ok":
+        backend += f" [{r['status']}]"
+    return backend
+
+
+def _throughput_cells(r: dict, base: dict) -> list:
+    procs = (
+        f"{fmt_num(r['processes'])} × {fmt_num(r['threads_per_process'])}"
+        f" = {fmt_num(r['total_threads'])}"
+    )
+    corpus = f"{r['corpus']} ({fmt_num(r['corpus_files'])} files, {fmt_num(r['corpus_mb'])} MB)"
+    return [
+        r["phase"],
+        _backend_cell(r),
+        corpus,
+        r["analysis"] or "—",
+        "yes" if r["staged"] else "no",
+        procs,
+        fmt_num(r["batch_size"]),
+        fmt_num(r["repeats"]),
+        files_per_s_text(r),
+        fmt_num(r["mb_per_s_median"], 1),
+        fmt_pct(r["cv_pct"], 1),
+        speedup_text(r, base),
+        target_text(r),
+        fmt_num(r["files_error"]),
+        fmt_num(r["mismatches"]),
+    ]
+
+
+def _setup_cells(r: dict) -> list:
+    return [
+        r["phase"],
+        fmt_num(r["startup_s"], 2, "s"),
+        fmt_num(r["staging_s"], 2, "s"),
+        fmt_num(r["wall_s_median"], 3, "s"),
+        ramdisk_text(r),
+        validation_text(r),
+    ]
+
+
+def _md_row(cells: list) -> str:
+    return "| " + " | ".join(_md_cell(c) for c in cells) + " |"
+
+
 def to_markdown(frame: pd.DataFrame, unstable_cv_pct: float = 10.0) -> str:
     recs = [{k: _none(v) for k, v in r.items()} for r in frame.to_dict("records")]
     base = recs[0]
@@ -383,56 +397,15 @@ def to_markdown(frame: pd.DataFrame, unstable_cv_pct: float = 10.0) -> str:
         "| phase | backend | corpus | analysis | staged | processes × threads | batch "
         "| repeats | files/s | MB/s | spread (CV) | speed-up | target | errors | mismatches |",
         "|---|---|---|---|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|",
-    ]
-    for r in recs:
-        procs = (
-            f"{fmt_num(r['processes'])} × {fmt_num(r['threads_per_process'])}"
-            f" = {fmt_num(r['total_threads'])}"
-        )
-        corpus = f"{r['corpus']} ({fmt_num(r['corpus_files'])} files, {fmt_num(r['corpus_mb'])} MB)"
-        backend = (
-            str(r["devices"])
-            if str(r["devices"]).startswith(str(r["backend"]))
-            else f"{r['backend']}: {r['devices']}"
-        )
-        if r.get("status") and r["status"] != "ok":
-            backend += f" [{r['status']}]"
-        cells = [
-            r["phase"],
-            backend,
-            corpus,
-            r["analysis"] or "—",
-            "yes" if r["staged"] else "no",
-            procs,
-            fmt_num(r["batch_size"]),
-            fmt_num(r["repeats"]),
-            files_per_s_text(r),
-            fmt_num(r["mb_per_s_median"], 1),
-            fmt_pct(r["cv_pct"], 1),
-            speedup_text(r, base),
-            target_text(r),
-            fmt_num(r["files_error"]),
-            fmt_num(r["mismatches"]),
-        ]
-        out.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
-    out += [
+        *(_md_row(_throughput_cells(r, base)) for r in recs),
         "",
         "## Set-up time and RAM disk",
         "",
         "| phase | cluster start-up | staging | wall per repeat (median) | RAM disk "
         "(peak of budget) | validation |",
         "|---|--:|--:|--:|---|---|",
+        *(_md_row(_setup_cells(r)) for r in recs),
     ]
-    for r in recs:
-        cells = [
-            r["phase"],
-            fmt_num(r["startup_s"], 2, "s"),
-            fmt_num(r["staging_s"], 2, "s"),
-            fmt_num(r["wall_s_median"], 3, "s"),
-            ramdisk_text(r),
-            validation_text(r),
-        ]
-        out.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     unstable = [r["phase"] for r in recs if r.get("stability") == "unstable"]
     if unstable:
         out += [
@@ -447,6 +420,12 @@ def to_markdown(frame: pd.DataFrame, unstable_cv_pct: float = 10.0) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def glossary_markdown() -> str:
+    """:data:`GLOSSARY` as the Markdown table docs/DATA.md and README.md show."""
+    rows = [f"| `{col}` | {meaning} |" for col, meaning in GLOSSARY.items()]
+    return "\n".join(["| column | meaning |", "|---|---|", *rows]) + "\n"
 
 
 def add_parser(subparsers) -> None:
@@ -488,3 +467,19 @@ def run(args: argparse.Namespace) -> int:
     write_text(args.tsv, to_tsv(frame))
     write_text(args.md, to_markdown(frame, args.unstable_cv_pct))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m filerate.reports.tables --glossary``: print the column glossary."""
+    parser = argparse.ArgumentParser(
+        prog="python -m filerate.reports.tables",
+        description="Print throughput.tsv's column glossary as a Markdown table.",
+    )
+    parser.add_argument("--glossary", action="store_true", required=True)
+    parser.parse_args(argv)
+    sys.stdout.write(glossary_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

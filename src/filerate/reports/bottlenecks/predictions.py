@@ -1,0 +1,313 @@
+"""The plan's predicted gains, tested: each ablation phase against its base (or, without
+ablations, each phase against the one before it), and the RAM disk against reading in
+place. The verdicts are described in the package docstring."""
+
+from __future__ import annotations
+
+import itertools
+
+from filerate.config import ABLATION_KNOBS
+from filerate.reports.load import Phase, as_float, fmt_num, fmt_pct
+
+#: a staged phase less than this much faster than in place: "RAM disk no faster"
+RAMDISK_GAIN_PCT = 5.0
+
+_ANALYSIS_ORDER = {"minimal": 0, "light": 1, "full": 2}
+
+#: settings two phases must share for their RAM-disk comparison to be fair
+_SAME_KEYS = (
+    "corpus",
+    "backend",
+    "workers",
+    "processes",
+    "batch_size",
+    "gpu_memory_per_worker_gb",
+    "analysis",
+)
+
+
+# ---- formatting ------------------------------------------------------------------------
+
+
+def _fmt_value(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:g}"
+    return str(value)
+
+
+def range_text(rng) -> str:
+    """A measured range of changes, e.g. "−8 % to +17 %"."""
+    if rng is None:
+        return "—"
+    a, b = rng
+    return f"{fmt_pct(a, 0, True)} to {fmt_pct(b, 0, True)}"
+
+
+def predicted_text(predicted) -> str:
+    """A predicted gain, e.g. "+150–200 %"."""
+    if predicted is None:
+        return "no prediction"
+    lo, hi = predicted
+    if lo >= 0:
+        return f"+{lo:.0f}–{hi:.0f} %"
+    return f"{lo:+.0f} to {hi:+.0f} %".replace("-", "−")
+
+
+# ---- measuring a change ------------------------------------------------------------------
+
+
+def _knob_value(phase: Phase, knob: str):
+    if knob == "workers":
+        return phase.total_threads or phase.resolved.get("workers") or phase.settings.get(knob)
+    return phase.settings.get(knob)
+
+
+def _change(phase: Phase, base: Phase) -> tuple[float | None, list[float] | None]:
+    """The files/s change over ``base`` in percent (medians) and its range over repeats."""
+    s, b = phase.summary(), base.summary()
+    med, bmed = as_float(s.get("files_per_s_median")), as_float(b.get("files_per_s_median"))
+    if med is None or not bmed:
+        return None, None
+    change = (med / bmed - 1) * 100
+    lo, hi = as_float(s.get("files_per_s_min")), as_float(s.get("files_per_s_max"))
+    blo, bhi = as_float(b.get("files_per_s_min")), as_float(b.get("files_per_s_max"))
+    rng = None
+    if None not in (lo, hi, blo, bhi) and blo and bhi:
+        rng = [(lo / bhi - 1) * 100, (hi / blo - 1) * 100]
+    return change, rng
+
+
+def plan_direction(knob: str, frm, to) -> bool | None:
+    """Did the knob move the way the plan moved it (more workers, bigger batches, less GPU
+    memory per worker, lighter analysis)? None when it cannot be told."""
+    try:
+        if knob in ("workers", "batch_size"):
+            return float(to) > float(frm)
+        if knob == "gpu_memory_per_worker_gb":
+            return float(to) < float(frm)
+        if knob == "analysis":
+            return _ANALYSIS_ORDER[str(to)] < _ANALYSIS_ORDER[str(frm)]
+    except (TypeError, ValueError, KeyError):
+        return None
+    return None
+
+
+# ---- one test ------------------------------------------------------------------------------
+
+
+def _predicted(knob: str, changed: list[str], gains: dict) -> list[float] | None:
+    """The plan's gain for one knob; for several, the combined ∏(1 + gain) − 1."""
+    if len(changed) == 1:
+        return gains.get(knob)
+    lo = hi = 1.0
+    any_pred = False
+    for k in changed:
+        if k in gains:
+            any_pred = True
+            lo *= 1 + gains[k][0] / 100
+            hi *= 1 + gains[k][1] / 100
+    return [(lo - 1) * 100, (hi - 1) * 100] if any_pred else None
+
+
+def _moves(phase: Phase, base: Phase, knobs: list[str]) -> list[str]:
+    """ "knob from → to" for each knob."""
+    return [
+        f"{k} {_fmt_value(_knob_value(base, k))} → {_fmt_value(_knob_value(phase, k))}"
+        for k in knobs
+    ]
+
+
+def _within(change, rng, predicted) -> tuple[str, str]:
+    lo, hi = predicted
+    if lo <= change <= hi:
+        return "confirmed", "the measured change lies in the predicted range"
+    if rng is not None and rng[0] <= hi and rng[1] >= lo:
+        return "inconclusive", "only the repeat-to-repeat range overlaps the prediction"
+    side = "below" if change < lo else "above"
+    return "refuted", f"the measured change is {side} the predicted range"
+
+
+def _untestable_why(phase, base, knob, changed, corpus_changed) -> str | None:
+    """Why the comparison cannot test the prediction of one knob, or None if it can."""
+    if len(changed) != 1 or corpus_changed:
+        parts = []
+        if len(changed) > 1:
+            parts.append(f"{len(changed)} knobs changed at once ({', '.join(changed)})")
+        elif not changed:
+            parts.append("no plan knob changed")
+        if corpus_changed:
+            parts.append(corpus_changed)
+        return " and ".join(parts)
+    against = [
+        k
+        for k in changed
+        if plan_direction(k, _knob_value(base, k), _knob_value(phase, k)) is False
+    ]
+    if against:
+        return (
+            f"{', '.join(against)} moved against the plan's direction; the plan's "
+            "prediction is for the opposite change"
+        )
+    if knob == "gpu_memory_per_worker_gb" and "gpu" not in (
+        phase.backend_used,
+        base.backend_used,
+    ):
+        return (
+            f"backend {phase.backend_used}: GPU memory per worker has no effect "
+            "without a GPU; the measured change is noise"
+        )
+    return None
+
+
+def _verdict(phase, base, knob, changed, change, rng, predicted, corpus_changed):
+    if change is None:
+        return "not testable here", "no files/s measured for one of the phases"
+    why = _untestable_why(phase, base, knob, changed, corpus_changed)
+    if why is not None:
+        return "not testable here", why
+    if predicted is None:
+        return "no prediction", f"the plan predicted no gain for {knob}"
+    return _within(change, rng, predicted)
+
+
+def _test(phase, base, knob, changed, gains, mode, corpus_changed=None) -> dict:
+    change, rng = _change(phase, base)
+    predicted = _predicted(knob, changed, gains)
+    if len(changed) == 1:
+        desc = _moves(phase, base, [knob])[0]
+    else:
+        desc = "; ".join(_moves(phase, base, changed)) or "no knob"
+    verdict, reason = _verdict(phase, base, knob, changed, change, rng, predicted, corpus_changed)
+    pred = (
+        "no prediction in the plan"
+        if predicted is None
+        else f"predicted {predicted_text(predicted)}"
+    )
+    return {
+        "phase": phase.name,
+        "base": base.name,
+        "mode": mode,
+        "knob": knob,
+        "knobs_changed": changed,
+        "from": ", ".join(f"{k} {_fmt_value(_knob_value(base, k))}" for k in changed) or "—",
+        "to": ", ".join(_fmt_value(_knob_value(phase, k)) for k in changed) or "—",
+        "description": desc,
+        "predicted_pct": predicted,
+        "measured_pct": change,
+        "measured_range_pct": rng,
+        "verdict": verdict,
+        "reason": reason,
+        "text": f"{desc}: {pred}, measured {fmt_pct(change, 0, True)} → {verdict}",
+    }
+
+
+def _missing_base(phase: Phase, gains: dict) -> dict:
+    ab = phase.ablation
+    knob = str(ab.get("knob"))
+    frm, to = _fmt_value(ab.get("from")), _fmt_value(ab.get("to"))
+    return {
+        "phase": phase.name,
+        "base": ab.get("base"),
+        "mode": "ablation",
+        "knob": knob,
+        "knobs_changed": [knob],
+        "from": frm,
+        "to": to,
+        "description": f"{knob} {frm} → {to}",
+        "predicted_pct": gains.get(knob),
+        "measured_pct": None,
+        "measured_range_pct": None,
+        "verdict": "not testable here",
+        "reason": f"base phase {ab.get('base')!r} is not among the phase dirs",
+        "text": f"{knob}: base phase {ab.get('base')} missing → not testable here",
+    }
+
+
+# ---- all tests ----------------------------------------------------------------------------
+
+
+def _ablation_tests(phases: list[Phase], gains: dict) -> list[dict]:
+    by_name = {p.name: p for p in phases}
+    tests = []
+    for p in phases:
+        if not p.ablation:
+            continue
+        knob = str(p.ablation.get("knob"))
+        base = by_name.get(str(p.ablation.get("base")))
+        if base is None:
+            tests.append(_missing_base(p, gains))
+        else:
+            tests.append(_test(p, base, knob, [knob], gains, "ablation"))
+    return tests
+
+
+def _consecutive_tests(phases: list[Phase], gains: dict) -> list[dict]:
+    tests = []
+    for prev, p in itertools.pairwise(phases):
+        changed = [k for k in ABLATION_KNOBS if _knob_value(p, k) != _knob_value(prev, k)]
+        pc = (p.run.get("corpus") or {}).get("files")
+        bc = (prev.run.get("corpus") or {}).get("files")
+        corpus_changed = (
+            f"the corpus changed ({fmt_num(bc)} → {fmt_num(pc)} files)" if pc != bc else None
+        )
+        knob = changed[0] if len(changed) == 1 else "+".join(changed) or "none"
+        tests.append(_test(p, prev, knob, changed, gains, "consecutive", corpus_changed))
+    return tests
+
+
+def predictions(phases: list[Phase], gains: dict) -> dict:
+    """Ablation tests when any phase is an ablation, else consecutive comparisons."""
+    if any(p.ablation for p in phases):
+        return {"mode": "ablation", "tests": _ablation_tests(phases, gains)}
+    return {"mode": "consecutive", "tests": _consecutive_tests(phases, gains)}
+
+
+# ---- RAM disk vs in place -----------------------------------------------------------------
+
+
+def _ramdisk_pair(staged: Phase, inplace: Phase) -> dict | None:
+    change, rng = _change(staged, inplace)
+    if change is None:
+        return None
+    overlap = rng is not None and rng[0] <= 0 <= rng[1]
+    no_faster = change < RAMDISK_GAIN_PCT or overlap
+    stage_s = staged.staging_s or 0.0
+    text = (
+        f"{staged.name} (staged) {fmt_num(staged.summary()['files_per_s_median'])} "
+        f"files/s vs {inplace.name} (in place) "
+        f"{fmt_num(inplace.summary()['files_per_s_median'])} files/s: "
+        f"{fmt_pct(change, 0, True)} (range {range_text(rng)}); staging cost "
+        f"{fmt_num(stage_s, 2)} s"
+    )
+    return {
+        "staged": staged.name,
+        "in_place": inplace.name,
+        "change_pct": change,
+        "range_pct": rng,
+        "staging_s": stage_s,
+        "verdict": "RAM disk no faster than in place"
+        if no_faster
+        else "RAM disk faster than in place",
+        "text": text,
+    }
+
+
+def ramdisk_pairs(phases: list[Phase]) -> list[dict]:
+    """Phases that differ only in staging: is the RAM disk faster?"""
+    out, seen = [], set()
+    for i, a in enumerate(phases):
+        for b in phases[i + 1 :]:
+            if a.staged == b.staged:
+                continue
+            if not all(a.settings.get(k) == b.settings.get(k) for k in _SAME_KEYS):
+                continue
+            staged, inplace = (a, b) if a.staged else (b, a)
+            if (staged.name, inplace.name) in seen:
+                continue
+            seen.add((staged.name, inplace.name))
+            pair = _ramdisk_pair(staged, inplace)
+            if pair is not None:
+                out.append(pair)
+    return out
