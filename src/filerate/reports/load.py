@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from filerate.engine import records
 from filerate.errors import UserError
+from filerate.stats import cv_pct
 
 #: Per-task time components recorded in batches.parquet, in the order a task runs them.
 COMPONENTS = records.TIME_COMPONENTS
@@ -112,7 +112,7 @@ class Phase:
 
     @property
     def startup_s(self) -> float | None:
-        return _float(self.cluster.get("startup_s"))
+        return as_float(self.cluster.get("startup_s"))
 
     @property
     def staging_s(self) -> float | None:
@@ -120,7 +120,7 @@ class Phase:
         st = self.staging
         if not st or not st.get("staged"):
             return 0.0
-        return _float(st.get("seconds"))
+        return as_float(st.get("seconds"))
 
     @property
     def staged(self) -> bool:
@@ -142,9 +142,9 @@ class Phase:
         the repeats where a key is missing (CV with the population standard deviation,
         as `filerate process` computes it)."""
         reps = self.repeats()
-        fps = [float(r["files_per_s"]) for r in reps if _float(r.get("files_per_s")) is not None]
-        walls = [float(r["wall_s"]) for r in reps if _float(r.get("wall_s")) is not None]
-        mbs = [float(r["mb_per_s"]) for r in reps if _float(r.get("mb_per_s")) is not None]
+        fps = [float(r["files_per_s"]) for r in reps if as_float(r.get("files_per_s")) is not None]
+        walls = [float(r["wall_s"]) for r in reps if as_float(r.get("wall_s")) is not None]
+        mbs = [float(r["mb_per_s"]) for r in reps if as_float(r.get("mb_per_s")) is not None]
         computed: dict[str, Any] = {
             "repeats": len(reps),
             "files_per_s_median": statistics.median(fps) if fps else None,
@@ -174,13 +174,15 @@ class Phase:
 
 
 def _int(*values) -> int | None:
+    """The first value that is a real number (not a bool or NaN), as an int."""
     for v in values:
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
             return int(v)
     return None
 
 
-def _float(value) -> float | None:
+def as_float(value) -> float | None:
+    """``value`` as a float; None when it is missing, a bool, not a number or NaN."""
     if isinstance(value, bool) or value is None:
         return None
     try:
@@ -188,17 +190,6 @@ def _float(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(f) else f
-
-
-def cv_pct(values) -> float | None:
-    """Coefficient of variation in percent (population standard deviation / mean)."""
-    values = [float(v) for v in values]
-    if len(values) < 2:
-        return None
-    mean = statistics.fmean(values)
-    if mean == 0:
-        return None
-    return statistics.pstdev(values) / mean * 100.0
 
 
 def read_json(path: Path) -> dict:
@@ -301,19 +292,10 @@ def require(phase: Phase, what: str):
     return value
 
 
-def window_mask(t: pd.Series | np.ndarray, windows: list[tuple[float, float]]) -> np.ndarray:
-    """Boolean mask of samples whose time lies inside any of ``windows``."""
-    t = np.asarray(t, dtype=float)
-    mask = np.zeros(len(t), dtype=bool)
-    for a, b in windows:
-        mask |= (t >= a) & (t <= b)
-    return mask
-
-
 def repeat_windows(phase: Phase, timed: bool = True) -> list[tuple[float, float]]:
     out = []
     for r in phase.repeats(timed):
-        a, b = _float(r.get("start")), _float(r.get("stop"))
+        a, b = as_float(r.get("start")), as_float(r.get("stop"))
         if a is not None and b is not None and b >= a:
             out.append((a, b))
     return out
@@ -334,7 +316,7 @@ def gpu_indices(resources: pd.DataFrame | None) -> list[int]:
 
 def fmt_num(value, digits: int = 0, unit: str = "") -> str:
     """A number for people: thousands separators, '—' for missing."""
-    f = _float(value)
+    f = as_float(value)
     if f is None:
         return "—"
     text = f"{f:,.{digits}f}"
@@ -342,7 +324,7 @@ def fmt_num(value, digits: int = 0, unit: str = "") -> str:
 
 
 def fmt_pct(value, digits: int = 0, signed: bool = False) -> str:
-    f = _float(value)
+    f = as_float(value)
     if f is None:
         return "—"
     text = f"{f:+,.{digits}f}" if signed else f"{f:,.{digits}f}"
