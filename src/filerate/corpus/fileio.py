@@ -1,5 +1,6 @@
-"""Whole-file reads and writes for building a corpus tree: plain system calls, a symlink is
-never followed (read) and an existing file is never overwritten (write)."""
+"""Whole-file reads and writes for building a corpus tree: plain system calls; a read opens
+like every filerate reader (filerate.openflags: no symlink followed, no FIFO waited on) and a
+write never overwrites an existing file."""
 
 from __future__ import annotations
 
