@@ -192,6 +192,15 @@ def as_float(value) -> float | None:
     return None if math.isnan(f) else f
 
 
+def as_count(value) -> int | None:
+    """A count from validation.json, which may give one as a number or as the list (or
+    mapping) of what it counts."""
+    if isinstance(value, (list, tuple, dict)):
+        return len(value)
+    f = as_float(value)
+    return None if f is None else int(f)
+
+
 def read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())

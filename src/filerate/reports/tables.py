@@ -22,7 +22,7 @@ import pandas as pd
 
 from filerate.atomic import write_text
 from filerate.errors import UserError
-from filerate.reports.load import Phase, as_float, fmt_num, fmt_pct, load_phases
+from filerate.reports.load import Phase, as_count, as_float, fmt_num, fmt_pct, load_phases
 from filerate.units import GIB, MB
 
 #: throughput.tsv's columns, in order -> meaning (the one definition; see the docstring)
@@ -95,14 +95,6 @@ _DECIMALS = {
     "ramdisk_peak_mb": 2,
     "ramdisk_budget_mb": 2,
 }
-
-
-def _count(value) -> int | None:
-    """validation.json may give missing/duplicated as a count or as a list of paths."""
-    if isinstance(value, (list, tuple, dict)):
-        return len(value)
-    f = as_float(value)
-    return None if f is None else int(f)
 
 
 def stability(cv: float | None, repeats: int, threshold: float) -> str:
@@ -207,8 +199,8 @@ def phase_row(phase: Phase, unstable_cv_pct: float = 10.0) -> dict:
         "gate_files_per_s": gate,
         "gate_met": _met(median, gate),
         **ramdisk(phase),
-        "files_error": _count(s.get("files_error")),
-        "mismatches": _count(val.get("mismatches")) if val else None,
+        "files_error": as_count(s.get("files_error")),
+        "mismatches": as_count(val.get("mismatches")) if val else None,
         "validation_ok": bool(val.get("ok")) if val else None,
     }
     return row

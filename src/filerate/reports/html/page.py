@@ -1,0 +1,129 @@
+"""The page itself: CSS, the order of the sections, the inlined plots."""
+
+from __future__ import annotations
+
+import base64
+
+import pandas as pd
+
+from filerate import __version__
+from filerate.reports.html.analysis import section_bottlenecks, section_predictions
+from filerate.reports.html.environment import section_config, section_machine
+from filerate.reports.html.markup import as_bool, esc, when
+from filerate.reports.html.results import section_summary, section_throughput, section_validation
+from filerate.reports.load import Phase, as_float
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
+ margin:0;color:#1d1d1f;background:#fafafa;line-height:1.45}
+main{max-width:1400px;margin:0 auto;padding:1.5rem 2rem 3rem}
+h1{font-size:1.7rem;margin:.2rem 0 .3rem}h2{font-size:1.3rem;margin-top:2.2rem;
+ border-bottom:2px solid #ddd;padding-bottom:.2rem}h3{font-size:1.05rem;margin:1.4rem 0 .4rem}
+p.lead{color:#555;margin-top:0}
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.88rem;background:#fff}
+th,td{border:1px solid #ddd;padding:.3rem .55rem;vertical-align:top;text-align:left}
+th{background:#f0f0f3;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.wrap{overflow-x:auto}
+.ok{color:#1a7f37;font-weight:600}.bad{color:#c0392b;font-weight:600}
+.warn{color:#b26b00;font-weight:600}.muted{color:#777}
+.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;margin:.8rem 0}
+.card h3{margin-top:.2rem}
+figure{margin:1rem 0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:.5rem}
+figure img{max-width:100%;height:auto;display:block;margin:0 auto}
+figcaption{color:#555;font-size:.85rem;margin-top:.3rem}
+code{background:#f0f0f3;padding:0 .2rem;border-radius:3px}
+details{margin:.4rem 0}summary{cursor:pointer;color:#333}
+nav a{margin-right:1rem}
+"""
+
+CAPTIONS = {
+    "throughput": "Files/s per phase: median of the timed repeats, whiskers from the slowest "
+    "to the fastest repeat. Red lines: each phase's target (dashed: gate). "
+    "Hatched bars are unstable: read their range, not the bar.",
+    "breakdown": "Left: one end-to-end pass per phase (staging + cluster start-up + one "
+    "timed repeat) in seconds. Right: inside one timed repeat, the shares of its wall time "
+    "spent reading, computing, in overheads and with idle thread slots.",
+    "timeline": "Each task of the median timed repeat on its worker thread, coloured by "
+    "where its time went. Empty rows or gaps are idle slots or scheduling "
+    "overhead.",
+    "resources": "CPU, memory, RAM-disk footprint and (when sampled) GPU utilisation and "
+    "temperature over each phase; timed repeats shaded blue, warm-ups grey.",
+}
+
+
+#: no external file, font, script or network access: the page stands alone
+CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'"
+)
+NAV = (
+    "<nav><a href='#summary'>Verdicts</a><a href='#throughput'>Throughput</a>"
+    "<a href='#bottlenecks'>Bottlenecks</a><a href='#predictions'>Predictions</a>"
+    "<a href='#plots'>Plots</a><a href='#validation'>Validation</a>"
+    "<a href='#machine'>Machine</a><a href='#config'>Configuration</a></nav>"
+)
+
+
+def figure(name: str, png: bytes) -> str:
+    """A plot inlined as a base64 ``data:`` URI, with its caption."""
+    data = base64.b64encode(png).decode("ascii")
+    return (
+        f"<figure id='plot-{esc(name)}'><img alt='{esc(name)} plot' "
+        f"src='data:image/png;base64,{data}'><figcaption>{esc(CAPTIONS.get(name, ''))}"
+        "</figcaption></figure>"
+    )
+
+
+def _table_rows(table: pd.DataFrame) -> list[dict]:
+    """throughput.tsv rows with NaN as None and the booleans parsed back."""
+    rows = []
+    for rec in table.to_dict("records"):
+        r = {k: (None if (isinstance(v, float) and v != v) else v) for k, v in rec.items()}
+        r["staged"] = as_bool(r.get("staged"))
+        r["ramdisk_within_budget"] = as_bool(r.get("ramdisk_within_budget"))
+        rows.append(r)
+    return rows
+
+
+def _measured_span(phases: list[Phase]) -> tuple[float | None, float | None]:
+    """When the first phase started and the last finished."""
+    started = [as_float(p.run.get("started_at")) for p in phases]
+    finished = [as_float(p.run.get("finished_at")) for p in phases]
+    return (
+        min((t for t in started if t is not None), default=None),
+        max((t for t in finished if t is not None), default=None),
+    )
+
+
+def render(phases: list[Phase], table: pd.DataFrame, report: dict, pngs: dict[str, bytes]) -> str:
+    """The whole page as one self-contained HTML document."""
+    rows = _table_rows(table)
+    started, finished = _measured_span(phases)
+    names = ", ".join(p.name for p in phases)
+    body = [
+        "<main>",
+        "<h1>filerate: how many files per second, and what limits it</h1>",
+        f"<p class='lead'>Phases {esc(names)}; measured {esc(when(started))} to "
+        f"{esc(when(finished))}; report by filerate {esc(__version__)}.</p>",
+        NAV,
+        section_summary(rows, report),
+        figure("throughput", pngs["throughput"]),
+        section_throughput(rows),
+        section_bottlenecks(report),
+        figure("breakdown", pngs["breakdown"]),
+        section_predictions(report),
+        "<h2 id='plots'>Timelines</h2>",
+        figure("timeline", pngs["timeline"]),
+        figure("resources", pngs["resources"]),
+        section_validation(phases),
+        section_machine(phases),
+        section_config(phases),
+        "</main>",
+    ]
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>filerate report: {esc(names)}</title><style>{CSS}</style></head>"
+        "<body>" + "\n".join(body) + "</body></html>\n"
+    )

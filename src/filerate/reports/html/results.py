@@ -1,0 +1,183 @@
+"""Sections of the page about results: the verdicts summary, the throughput table and the
+validation of every phase."""
+
+from __future__ import annotations
+
+import json
+
+from filerate.reports.html.markup import as_bool, esc, ok_class, raw, table
+from filerate.reports.load import Phase, as_count, fmt_num, fmt_pct
+from filerate.reports.tables import (
+    files_per_s_text,
+    ramdisk_text,
+    speedup_text,
+    target_text,
+)
+
+_SUMMARY_HEADERS = [
+    "phase",
+    "files/s",
+    "speed-up",
+    "target",
+    "limiting resource",
+    "limits files/s",
+    "next change",
+]
+_THROUGHPUT_HEADERS = [
+    "phase",
+    "backend",
+    "files",
+    "analysis",
+    "staged",
+    "proc × thr",
+    "batch",
+    "repeats",
+    "start-up",
+    "staging",
+    "wall (median)",
+    "files/s",
+    "MB/s",
+    "CV",
+    "speed-up",
+    "target",
+    "RAM disk",
+    "errors",
+    "mismatches",
+]
+_VALIDATION_HEADERS = [
+    "phase",
+    "verdict",
+    "files accounted",
+    "ok",
+    "error",
+    "missing / duplicated / unexpected",
+    "mismatches",
+    "mismatches by field",
+    "errors by reason",
+    "repeats accounted",
+]
+
+
+def target_html(r: dict) -> str:
+    """The target (and gate) text with met/missed coloured."""
+    text = esc(target_text(r).replace("**", ""))
+    for word, cls in (("missed", "bad"), ("met", "ok")):
+        text = text.replace(f": {word}", f': <span class="{cls}">{word}</span>')
+    return text
+
+
+def section_summary(rows: list[dict], report: dict) -> str:
+    limits = {p["phase"]: p for p in report.get("phases", [])}
+    base = rows[0]
+    cells = []
+    for r in rows:
+        b = limits.get(r["phase"], {})
+        cells.append(
+            [
+                r["phase"],
+                files_per_s_text(r),
+                speedup_text(r, base),
+                raw(target_html(r)),
+                b.get("limit"),
+                b.get("processing_limit"),
+                (b.get("recommendation") or {}).get("change"),
+            ]
+        )
+    return (
+        "<h2 id='summary'>Verdicts</h2>"
+        "<p>Files/s over the timed repeats: median (min–max), or only the range when "
+        "the phase is unstable. The limiting resource (of one end-to-end pass, including "
+        "staging and start-up), what limits files/s itself, and the next change come "
+        "from the bottleneck analysis below.</p>" + table(_SUMMARY_HEADERS, cells, {1, 2})
+    )
+
+
+def _throughput_cells(r: dict, base: dict) -> list:
+    files_per_s = esc(files_per_s_text(r))
+    if r.get("stability") == "unstable":
+        files_per_s = f"<span class='warn'>{files_per_s}</span>"
+    return [
+        r["phase"],
+        r.get("backend"),
+        fmt_num(r.get("corpus_files")),
+        r.get("analysis"),
+        "yes" if as_bool(r.get("staged")) else "no",
+        f"{fmt_num(r.get('processes'))} × {fmt_num(r.get('threads_per_process'))}",
+        fmt_num(r.get("batch_size")),
+        fmt_num(r.get("repeats")),
+        fmt_num(r.get("startup_s"), 2, "s"),
+        fmt_num(r.get("staging_s"), 2, "s"),
+        fmt_num(r.get("wall_s_median"), 3, "s"),
+        raw(files_per_s),
+        fmt_num(r.get("mb_per_s_median"), 1),
+        fmt_pct(r.get("cv_pct"), 1),
+        speedup_text(r, base),
+        raw(target_html(r)),
+        ramdisk_text(r).replace("**", ""),
+        fmt_num(r.get("files_error")),
+        fmt_num(r.get("mismatches")),
+    ]
+
+
+def section_throughput(rows: list[dict]) -> str:
+    base = rows[0]
+    cells = [_throughput_cells(r, base) for r in rows]
+    return (
+        "<h2 id='throughput'>Throughput</h2>"
+        f"<p>Baseline for speed-ups: <code>{esc(base['phase'])}</code>. The full "
+        "table with every column is <code>throughput.tsv</code>.</p>"
+        + table(_THROUGHPUT_HEADERS, cells, {2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 17, 18})
+    )
+
+
+def _accounted(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    return fmt_num(as_count(value))
+
+
+def _validation_cells(name: str, v: dict | None) -> list:
+    if not v:
+        return [name, raw("<span class='muted'>not validated</span>"), *["—"] * 8]
+    ok = as_bool(v.get("ok"))
+    manifest = as_count(v.get("manifest_files"))
+    files_ok, files_err = as_count(v.get("files_ok")), as_count(v.get("files_error"))
+    accounted = (files_ok or 0) + (files_err or 0)
+    acc = f"{accounted:,} of {manifest:,}" if manifest is not None else f"{accounted:,}"
+    by_field = v.get("mismatches_by_field") or {}
+    errors = v.get("errors_by_reason") or {}
+    return [
+        name,
+        raw(f"<span class='{ok_class(ok)}'>{'ok' if ok else 'FAILED'}</span>"),
+        acc,
+        fmt_num(files_ok),
+        fmt_num(files_err),
+        f"{fmt_num(as_count(v.get('missing')))} / {fmt_num(as_count(v.get('duplicated')))} / "
+        f"{fmt_num(as_count(v.get('unexpected')))}",
+        fmt_num(as_count(v.get("mismatches"))),
+        ", ".join(f"{k}: {n}" for k, n in by_field.items() if n) or "none",
+        ", ".join(f"{k}: {n}" for k, n in errors.items()) or "—",
+        _accounted(v.get("repeats_accounted")),
+    ]
+
+
+def _examples(name: str, v: dict | None) -> str:
+    examples = list(v.get("examples") or []) + list(v.get("error_examples") or []) if v else []
+    if not examples:
+        return ""
+    return (
+        f"<details><summary>{esc(name)}: {len(examples)} example(s)"
+        f"</summary><pre>{esc(json.dumps(examples, indent=1)[:20000])}"
+        "</pre></details>"
+    )
+
+
+def section_validation(phases: list[Phase]) -> str:
+    cells = [_validation_cells(p.name, p.validation) for p in phases]
+    return (
+        "<h2 id='validation'>Validation</h2>"
+        "<p>Every file of the manifest must be accounted for (ok or in error with a "
+        "reason) and every result must equal the reference implementation's.</p>"
+        + table(_VALIDATION_HEADERS, cells, {2, 3, 4, 6, 9})
+        + "".join(_examples(p.name, p.validation) for p in phases)
+    )
