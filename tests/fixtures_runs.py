@@ -484,6 +484,11 @@ def too_few_batches(root, name="fewbatches"):
     )
 
 
+def _ablation(knob, frm, to) -> dict:
+    """run.json ``settings.ablation`` of a variant of "baseline" taking turbo's value."""
+    return {"base": "baseline", "knob": knob, "from": frm, "to": to, "value_of": "turbo"}
+
+
 def ablation_set(root):
     """A baseline and one ablation variant per knob, with known measured changes.
 
@@ -492,10 +497,6 @@ def ablation_set(root):
     backend: unchanged. analysis: unstable, median about +10 %, range reaching +60 %.
     staging: read in place at the same speed.
     """
-
-    def ab(knob, frm, to):
-        return {"base": "baseline", "knob": knob, "from": frm, "to": to, "value_of": "turbo"}
-
     common = dict(target=1000)
     return [
         build_phase(root, "baseline", workers_expr="cpu_count*2+8", **common),
@@ -507,7 +508,7 @@ def ablation_set(root):
             workers_expr="cpu_count*6+32",
             task_s=0.8,
             cpu_pct=97.0,
-            ablation=ab("workers", "cpu_count*2+8", "cpu_count*6+32"),
+            ablation=_ablation("workers", "cpu_count*2+8", "cpu_count*6+32"),
             **common,
         ),
         build_phase(
@@ -516,7 +517,7 @@ def ablation_set(root):
             batch_size=5000,
             task_s=0.225,
             workers_expr="cpu_count*2+8",
-            ablation=ab("batch_size", 1000, 5000),
+            ablation=_ablation("batch_size", 1000, 5000),
             **common,
         ),
         build_phase(
@@ -524,7 +525,7 @@ def ablation_set(root):
             "ablate-gpu-memory-turbo",
             gpu_memory_per_worker_gb=0.125,
             workers_expr="cpu_count*2+8",
-            ablation=ab("gpu_memory_per_worker_gb", 0.5, 0.125),
+            ablation=_ablation("gpu_memory_per_worker_gb", 0.5, 0.125),
             **common,
         ),
         build_phase(
@@ -533,7 +534,7 @@ def ablation_set(root):
             analysis="minimal",
             workers_expr="cpu_count*2+8",
             repeat_scale=[1 / 1.1, 1 / 1.6, 1 / 0.9],
-            ablation=ab("analysis", "light", "minimal"),
+            ablation=_ablation("analysis", "light", "minimal"),
             **common,
         ),
         build_phase(
@@ -541,7 +542,7 @@ def ablation_set(root):
             "ablate-staging-turbo",
             staged=False,
             workers_expr="cpu_count*2+8",
-            ablation=ab("staging", True, False),
+            ablation=_ablation("staging", True, False),
             **common,
         ),
     ]

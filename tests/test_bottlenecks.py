@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from filerate import config
 from filerate.reports import bottlenecks as bn
-from filerate.reports.bottlenecks import accounting, predictions, utilisation
+from filerate.reports.bottlenecks import accounting, predictions, recommend, rules, utilisation
 from filerate.reports.load import load_phase, load_phases
 from fixtures_runs import (
     ablation_set,
@@ -165,6 +167,37 @@ def test_gpu_rules(tmp_path):
     assert by["gpuidle"]["utilisation"]["gpus"][0]["util_pct_mean"] == pytest.approx(10.0, abs=1)
     assert by["gpuidle"]["utilisation"]["gpus"][0]["temp_c_peak"] == pytest.approx(65.0, abs=1)
     assert by["gpuxfer"]["processing_limit"] == "host↔device transfer"
+
+
+def test_recommendations_are_chosen_by_rule_id(cases):
+    paths, by, _ = cases
+    phase = load_phase(paths[0])
+    bd, util = accounting.phase_breakdown(phase), utilisation.utilisation(phase)
+
+    def advice(rule):
+        return recommend.recommend(phase, rule, bd, util)
+
+    assert advice("staging")["settings"] == {"staging": False}
+    assert advice("oversubscribed")["settings"] == {"workers": "cpu_count"}
+    assert advice(None)["change"].startswith("profile a task")
+    assert advice("no_tasks") == advice(None)
+    # every rule that can name a limit has advice of its own
+    for rule in ("staging", "startup", *rules.PROCESSING_ORDER):
+        if rule != "no_tasks":
+            assert advice(rule) != advice(None), rule
+    # analyse recommends for the rule that named the limit
+    fewbatches = by["fewbatches"]
+    assert fewbatches["findings"][0]["rule"] == "parallelism"
+    assert fewbatches["recommendation"] == advice("parallelism")
+
+
+def test_plan_gains_are_the_schema_default():
+    default = config.schema()["properties"]["predicted_gains_pct"]["default"]
+    assert bn.parse_gains(None) == default
+    assert set(default) <= set(config.ABLATION_KNOBS)
+    # config/config.yaml states the plan explicitly: the same numbers
+    plan = config.load(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
+    assert plan["predicted_gains_pct"] == default
 
 
 # ---- predictions ----------------------------------------------------------------------
