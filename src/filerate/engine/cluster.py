@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -38,8 +40,37 @@ class ClusterInfo:
             self.client.close(timeout=20)
         finally:
             if self.cluster is not None:
-                self.cluster.close(timeout=30)
+                _close_local_cluster(self.cluster)
             self.record["shutdown_s"] = time.perf_counter() - t0
+
+
+def _close_local_cluster(cluster) -> None:
+    """Close a cluster this process started. A nanny that restarts a worker it just killed
+    (a task stuck at SIGTERM) can make distributed's own close fail on a worker still
+    starting; the close is then finished by ending this process's remaining children, so
+    no worker outlives the phase, and the failure is said in one line."""
+    try:
+        cluster.close(timeout=30)
+    except Exception as exc:  # noqa: BLE001 - unwinding already; finish the job below
+        print(
+            f"filerate process: warning: cluster close: {type(exc).__name__}: {exc}; "
+            "ending its processes",
+            file=sys.stderr,
+        )
+        _end_children()
+
+
+def _end_children(grace_s: float = 5.0) -> None:
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace_s)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
 
 
 def _connect(cluster):
