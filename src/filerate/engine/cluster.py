@@ -31,6 +31,9 @@ class ClusterInfo:
     cluster: object | None
     record: dict = field(default_factory=dict)
     device: str = "cpu"  # what the tasks use: "cpu" or "gpu"
+    #: child processes of this process that existed before the cluster started: the
+    #: rest are the cluster's own, ended at close if distributed leaves any behind
+    older_children: frozenset = frozenset()
 
     def close(self) -> None:
         """Close the client, then the cluster; a worker stuck in a task is killed (after a
@@ -40,30 +43,60 @@ class ClusterInfo:
             self.client.close(timeout=20)
         finally:
             if self.cluster is not None:
-                _close_local_cluster(self.cluster)
+                _close_local_cluster(self.cluster, self.older_children)
             self.record["shutdown_s"] = time.perf_counter() - t0
 
 
-def _close_local_cluster(cluster) -> None:
+def _create(settings: dict, backend: dict, older: frozenset) -> tuple:
+    """The client, cluster and record for the backend. Interrupted half-way (SIGTERM while
+    a loaded machine is still starting workers), whatever cluster was made is closed here:
+    nothing else holds it yet."""
+    from distributed.deploy.spec import SpecCluster
+
+    before = set(SpecCluster._instances)
+    try:
+        if backend["used"] == "external":
+            return _connect_external(settings), None, {"kind": "external"}
+        if backend["used"] == "gpu":
+            return _start_gpu(settings, backend)
+        return _start_cpu(settings)
+    except BaseException:
+        for made in set(SpecCluster._instances) - before:
+            _close_local_cluster(made, older)
+        raise
+
+
+def _close_local_cluster(cluster, older_children: frozenset) -> None:
     """Close a cluster this process started. A nanny that restarts a worker it just killed
-    (a task stuck at SIGTERM) can make distributed's own close fail on a worker still
-    starting; the close is then finished by ending this process's remaining children, so
-    no worker outlives the phase, and the failure is said in one line."""
+    (a task stuck at SIGTERM) can make distributed's own close fail, or leave a worker
+    starting; whatever is left of this process's children is then ended, so no worker
+    outlives the phase, and the cluster is marked closed so distributed's atexit hook does
+    not try again (and print a traceback after our last line)."""
+    from distributed.core import Status
+
     try:
         cluster.close(timeout=30)
-    except Exception as exc:  # noqa: BLE001 - unwinding already; finish the job below
+    except Exception as exc:  # noqa: BLE001 - unwinding already; finished below
         print(
             f"filerate process: warning: cluster close: {type(exc).__name__}: {exc}; "
             "ending its processes",
             file=sys.stderr,
         )
-        _end_children()
+    finally:
+        _end_children(older_children)
+        cluster.status = Status.closed
 
 
-def _end_children(grace_s: float = 5.0) -> None:
+def _children() -> list:
     import psutil
 
-    children = psutil.Process().children(recursive=True)
+    return psutil.Process().children(recursive=True)
+
+
+def _end_children(older: frozenset, grace_s: float = 5.0) -> None:
+    import psutil
+
+    children = [p for p in _children() if p.pid not in older]
     for child in children:
         with contextlib.suppress(psutil.Error):
             child.terminate()
@@ -133,16 +166,12 @@ def choose_backend(settings: dict) -> dict:
 def start(settings: dict, backend: dict) -> ClusterInfo:
     """Start the cluster and a client; the time this takes is recorded as startup_s."""
     t0 = time.perf_counter()
-    if backend["used"] == "external":
-        client, cluster, record = _connect_external(settings), None, {"kind": "external"}
-    elif backend["used"] == "gpu":
-        client, cluster, record = _start_gpu(settings, backend)
-    else:
-        client, cluster, record = _start_cpu(settings)
+    older = frozenset(p.pid for p in _children())
+    client, cluster, record = _create(settings, backend, older)
     try:
         client.wait_for_workers(1, timeout=120)
     except BaseException:
-        ClusterInfo(client=client, cluster=cluster).close()
+        ClusterInfo(client=client, cluster=cluster, older_children=older).close()
         raise
     record["startup_s"] = time.perf_counter() - t0
     workers = [
@@ -162,7 +191,13 @@ def start(settings: dict, backend: dict) -> ClusterInfo:
     record["processes"] = len(workers)
     record["total_threads"] = sum(w["nthreads"] or 0 for w in workers)
     record["threads_per_process"] = max((w["nthreads"] or 0 for w in workers), default=0)
-    return ClusterInfo(client=client, cluster=cluster, record=record, device=backend["device"])
+    return ClusterInfo(
+        client=client,
+        cluster=cluster,
+        record=record,
+        device=backend["device"],
+        older_children=older,
+    )
 
 
 def _local_cluster_kwargs(settings: dict) -> dict:
