@@ -65,6 +65,8 @@ def untimed_repeat(
         "repeat_files_ok": rec["files_ok"],
         "repeat_files_error": rec["files_error"],
         "repeat_timed_out": bool(rec.get("timed_out")),
+        "start": rec.get("start"),  # epoch seconds: where it lies in resources.parquet
+        "stop": rec.get("stop"),
         "timed_wall_s_median": median,
         "repeat_slowdown_pct": (wall / median - 1) * 100 if median else None,
         "collect_s": extra - wall,

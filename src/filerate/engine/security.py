@@ -51,6 +51,11 @@ class Tls:
             self.record["temporary_files_removed"] = not self.temporary_dir.exists()
 
 
+def remove_stale(run_dir: str | os.PathLike) -> None:
+    """Remove temporary certificates a killed run left in ``run_dir``."""
+    shutil.rmtree(Path(run_dir) / TLS_DIR, ignore_errors=True)
+
+
 def settings_of(settings: dict) -> dict:
     """The phase's ``tls`` settings with every default filled in."""
     return {**DEFAULTS, **(settings.get("tls") or {})}
