@@ -166,3 +166,32 @@ def test_no_report_without_bokeh_fails_before_the_cluster_starts(monkeypatch, tm
     with pytest.raises(UserError, match="needs bokeh"):
         process.run_phase(_settings(dask_report=True), str(manifest), os.fspath(tmp_path),
                           None, tmp_path / "out")  # fmt: skip
+
+
+@pytest.mark.gpu
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
+def test_the_local_cuda_cluster_listens_on_loopback_only(tmp_path, report_corpus):
+    from filerate.engine import gpu
+
+    probe = gpu.probe()
+    if not probe["usable"]:
+        pytest.skip(f"no usable GPU: {probe['reason']}")
+    settings = _settings(backend="gpu", dashboard=True, tls={"local": True})
+    info = cluster.start(settings, cluster.choose_backend(settings), tmp_path)
+    try:
+        assert info.record["kind"] == "LocalCUDACluster"
+        assert info.record["address"].startswith("tls://127.0.0.1:")
+        assert dashboard.beyond_loopback(_pids()) == []
+        assert info.record["dashboard"]["link"].startswith("http://127.0.0.1:")
+    finally:
+        info.close()
+    pytest.importorskip("bokeh")
+    out = tmp_path / "out"
+    run = process.run_phase(
+        _settings(backend="gpu", dask_report=True), str(report_corpus / "manifest.parquet"),
+        str(report_corpus / "files"), None, out,
+    )  # fmt: skip
+    assert run["cluster"]["kind"] == "LocalCUDACluster" and run["status"] == "ok"
+    assert (out / daskreport.REPORT_NAME).is_file() and run["dask_report"]["repeat_files_ok"] == 200
+    print("GPU dask_report record:", json.dumps(run["dask_report"]))
+    print("GPU timed files/s:", [round(r["files_per_s"]) for r in run["repeats"]])
