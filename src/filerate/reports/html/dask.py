@@ -7,15 +7,13 @@ loopback, is flagged here rather than left in run.json for someone to find.
 
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 
+from filerate.reports.html.markup import esc as _esc
+from filerate.reports.html.markup import raw, table
+
 REPORT_NAME = "dask-report.html"  # engine.daskreport.REPORT_NAME, not imported: no Dask here
-
-
-def _esc(value) -> str:
-    return html.escape("—" if value is None else str(value), quote=True)
 
 
 def _tls_cell(tls: dict) -> str:
@@ -55,7 +53,23 @@ def _report_cell(rec: dict | None, phase_dir: Path, out_dir: Path | None) -> str
     )
 
 
-def section(phases, out_path: str | os.PathLike | None = None) -> str:
+def _flags(opted_out: list[str], open_dash: list[str]) -> str:
+    out = ""
+    if opted_out:
+        out += (
+            "<p class='bad'>TLS was turned off (tls.enabled: false) in "
+            f"{_esc(', '.join(opted_out))}: anyone who reached the scheduler could have "
+            "run code as the user.</p>"
+        )
+    if open_dash:
+        out += (
+            "<p class='warn'>The dashboard listened beyond loopback in "
+            f"{_esc(', '.join(open_dash))}: it has no login.</p>"
+        )
+    return out
+
+
+def section_dask(phases, out_path: str | os.PathLike | None = None) -> str:
     """The section for ``phases`` (reports.load.Phase); links are relative to the folder of
     ``out_path``, the HTML file being written."""
     out_dir = Path(out_path).parent if out_path is not None else None
@@ -67,33 +81,16 @@ def section(phases, out_path: str | os.PathLike | None = None) -> str:
             opted_out.append(p.name)
         if dash.get("link") and dash.get("loopback_only") is False:
             open_dash.append(p.name)
+        scheduler = f"{_esc(cl.get('kind'))}: <code>{_esc(cl.get('address'))}</code>"
+        report = _report_cell(p.run.get("dask_report"), Path(p.dir), out_dir)
         rows.append(
-            "<tr>"
-            f"<td>{_esc(p.name)}</td><td>{_esc(cl.get('kind'))}: "
-            f"<code>{_esc(cl.get('address'))}</code></td>"
-            f"<td>{_tls_cell(tls)}</td><td>{_dashboard_cell(dash)}</td>"
-            f"<td>{_report_cell(p.run.get('dask_report'), Path(p.dir), out_dir)}</td>"
-            "</tr>"
+            [p.name, raw(scheduler), raw(_tls_cell(tls)), raw(_dashboard_cell(dash)), raw(report)]
         )
-    out = [
-        "<h2 id='dask'>Dask: cluster, security, diagnostics</h2>",
+    return (
+        "<h2 id='dask'>Dask: cluster, security, diagnostics</h2>"
         "<p>Where each phase's scheduler listened, whether TLS protected it "
         "(docs/SECURITY.md), its dashboard, and Dask's own performance report of one "
-        "extra repeat run after the timed ones (never part of the figures above).</p>",
-    ]
-    if opted_out:
-        out.append(
-            "<p class='bad'>TLS was turned off (tls.enabled: false) in "
-            f"{_esc(', '.join(opted_out))}: anyone who reached the scheduler could have "
-            "run code as the user.</p>"
-        )
-    if open_dash:
-        out.append(
-            f"<p class='warn'>The dashboard listened beyond loopback in "
-            f"{_esc(', '.join(open_dash))}: it has no login.</p>"
-        )
-    head = "".join(
-        f"<th>{h}</th>" for h in ("phase", "scheduler", "TLS", "dashboard", "Dask report")
+        "extra repeat run after the timed ones (never part of the figures above).</p>"
+        + _flags(opted_out, open_dash)
+        + table(["phase", "scheduler", "TLS", "dashboard", "Dask report"], rows)
     )
-    out.append(f"<div class='wrap'><table><tr>{head}</tr>{''.join(rows)}</table></div>")
-    return "".join(out)

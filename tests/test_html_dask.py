@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from filerate.reports import daskinfo
+from filerate.reports.html.dask import section_dask
 from filerate.reports.load import Phase
 
 
@@ -29,7 +29,7 @@ def test_the_section_links_the_report_relative_to_the_html(tmp_path):
     )
     (ph.dir / "dask-report.html").write_text("<html></html>")
     out = tmp_path / "results" / "report" / "index.html"
-    text = daskinfo.section([ph], out)
+    text = section_dask([ph], out)
     assert "href='../phases/base/dask-report.html'" in text
     assert "+12 % vs the timed median" in text and "1.250 s" in text
     assert "class='bad'" not in text  # nothing to flag
@@ -43,7 +43,7 @@ def test_a_tls_opt_out_and_an_open_dashboard_are_flagged(tmp_path):
          "tls": {"mode": "off", "opt_out": True},
          "dashboard": {"link": "http://0.0.0.0:8787/status", "loopback_only": False}},  # fmt: skip
     )
-    text = daskinfo.section([ph], tmp_path / "index.html")
+    text = section_dask([ph], tmp_path / "index.html")
     assert "TLS was turned off" in text and "OFF: opted out" in text
     assert "beyond loopback, no login" in text and "listened beyond loopback" in text
     assert "multi&lt;node&gt;" in text and "<node>" not in text  # escaped
@@ -51,5 +51,34 @@ def test_a_tls_opt_out_and_an_open_dashboard_are_flagged(tmp_path):
 
 def test_a_recorded_report_that_is_missing_is_said(tmp_path):
     ph = _phase(tmp_path, "p", {"tls": {"mode": "temporary"}}, REPORT_REC)
-    text = daskinfo.section([ph], tmp_path / "index.html")
+    text = section_dask([ph], tmp_path / "index.html")
     assert "recorded but missing" in text and "<span class='ok'>TLS</span>" in text
+
+
+def test_filerate_report_links_a_phases_dask_report(tmp_path):
+    """The whole command: a phase whose run.json records a Dask report gets a working
+    relative link in index.html; the page stays self-contained otherwise."""
+    import json
+    import re
+
+    from fixtures_runs import build_phase, phase_args, run_cli
+
+    paths = [build_phase(tmp_path / "phases", "baseline", target=1000)]
+    run_path = paths[0] / "run.json"
+    run = json.loads(run_path.read_text())
+    run["dask_report"] = REPORT_REC
+    run_path.write_text(json.dumps(run))
+    (paths[0] / "dask-report.html").write_text("<html>Dask Performance Report</html>")
+    args = phase_args(paths)
+    tsv, bjs = tmp_path / "t" / "throughput.tsv", tmp_path / "b" / "bottlenecks.json"
+    out = tmp_path / "report" / "index.html"
+    assert run_cli(["tables", *args, "--tsv", str(tsv), "--md", str(tsv.with_suffix(".md"))]) == 0
+    assert run_cli(["bottlenecks", *args, "--md", str(bjs.with_suffix(".md")), "--json",
+                    str(bjs)]) == 0  # fmt: skip
+    assert run_cli(["report", *args, "--tables", str(tsv), "--bottlenecks", str(bjs),
+                    "--plots-dir", str(tmp_path / "plots"), "--out", str(out)]) == 0  # fmt: skip
+    html = out.read_text()
+    assert "id='dask'" in html and "<a href='#dask'>" in html
+    (href,) = re.findall(r"href='([^'#]+)'", html)
+    assert href == "../phases/baseline/dask-report.html"
+    assert (out.parent / href).resolve() == (paths[0] / "dask-report.html").resolve()
