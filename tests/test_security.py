@@ -54,6 +54,8 @@ def test_a_local_cluster_gets_tls_only_when_asked(tmp_path):
     plain = security.for_cluster({}, tmp_path, local=True)
     assert plain.security is None and plain.record["mode"] == "none"
     assert not (tmp_path / security.TLS_DIR).exists()
+    both = {"tls": {"local": True, "enabled": False}}  # enabled: false wins, no opt-out flag
+    assert security.for_cluster(both, tmp_path, local=True).record["mode"] == "none"
     asked = security.for_cluster({"tls": {"local": True}}, tmp_path, local=True)
     try:
         assert asked.record["mode"] == "temporary"

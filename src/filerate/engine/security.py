@@ -79,7 +79,7 @@ def for_cluster(
     named = [tls["ca_file"], tls["cert_file"], tls["key_file"]]
     if existing is not None:
         return _for_existing(existing, tls, named)
-    if local and not tls["local"]:
+    if local and not (tls["local"] and tls["enabled"]):
         return Tls(None, _record("none", "local cluster bound to 127.0.0.1 (tls.local: false)"))
     if not tls["enabled"]:
         return _opted_out("a cluster that listens beyond localhost")
