@@ -12,19 +12,19 @@ export PATH := $(BIN):$(PATH)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,hpc]'
 	touch $@
 
 run: $(STAMP)  ## the whole workflow on the default config
 	snakemake --cores $(CORES)
 
 test: $(STAMP)  ## lint + the test suite (GPU tests skip without a GPU)
-	ruff check src tests bench
+	ruff check src tests bench tools
 	snakefmt --check Snakefile workflow/rules
 	pytest
 
 lint: $(STAMP)
-	ruff check src tests bench
+	ruff check src tests bench tools
 	snakefmt --check Snakefile workflow/rules
 	snakemake --lint
 
