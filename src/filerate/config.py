@@ -111,6 +111,11 @@ def validate(config: dict, cpu_count: int | None = None) -> dict:
                 f"config: phases.{name}.address = {phase['address']!r} and "
                 f"scheduler_file = {phase['scheduler_file']!r}: give one, not both"
             )
+        if phase["worker_staging"] and phase["staging"]:
+            raise ConfigError(
+                f"config: phases.{name}.worker_staging = true needs staging: false "
+                "(each worker stages its own batches; no shared RAM-disk copy is made)"
+            )
         try:
             workers = evaluate(phase["workers"], cpus)
         except ExpressionError as exc:

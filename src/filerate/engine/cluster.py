@@ -5,6 +5,7 @@
   the plan's worker count mapped to threads per GPU worker and its "GPU memory per worker"
   to a device-buffer budget per thread;
 - external: an existing scheduler (address or scheduler_file), workers as they are;
+- slurm: dask-jobqueue SLURMCluster, workers as Slurm jobs (filerate.engine.slurm);
 - auto: gpu when a GPU, CuPy and dask-cuda are all usable, else cpu.
 """
 
@@ -54,6 +55,14 @@ def _connect(cluster):
         raise
 
 
+SLURM_BACKEND = {
+    "requested": "slurm",
+    "used": "slurm",
+    "device": "cpu",
+    "reason": "backend: slurm requested (Dask workers as Slurm jobs)",
+}
+
+
 def choose_backend(settings: dict) -> dict:
     """Decide cpu / gpu / external from the settings; probe the GPU when it matters."""
     from filerate.engine import gpu
@@ -68,6 +77,8 @@ def choose_backend(settings: dict) -> dict:
             "gpu_probe": probe,
         }
     requested = settings["backend"]
+    if requested == "slurm":
+        return {**SLURM_BACKEND, "gpu_probe": None}
     if requested == "cpu":
         return {
             "requested": "cpu",
@@ -121,6 +132,12 @@ def start(settings: dict, backend: dict) -> ClusterInfo:
         else:
             client = Client(settings["address"], timeout="60s")
         record["kind"] = "external"
+    elif backend["used"] == "slurm":
+        from filerate.engine import slurm
+
+        with dask.config.set(log_length):
+            cluster, client, record["slurm"] = slurm.start_cluster(settings, scheduler_kwargs)
+        record["kind"] = "SLURMCluster"
     elif backend["used"] == "gpu":
         from dask_cuda import LocalCUDACluster
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from filerate import atomic
-from filerate.engine import cluster, machine, monitor, tasks
+from filerate.engine import cluster, machine, monitor, slurm, tasks, worker_staging, worker_stats
 from filerate.errors import UserError
 from filerate.reference import TYPES
 
@@ -153,9 +153,12 @@ def run_phase(
     status = "ok"
     deadline = time.monotonic() + settings["timeout_s"]
     _clear_old_outputs(out)
+    placement = None
     with monitor.Sampler(ramdisk_root) as sampler:
         info = cluster.start(settings, backend)
         try:
+            if settings.get("worker_staging"):  # each worker copies its own batches
+                placement, staging = worker_staging.stage(info.client, spec_base, batches, settings)
             spec_base["device"] = info.device
             t0 = time.perf_counter()
             warm = info.client.run(tasks.warm_worker, info.device, spec_base["manifest"])
@@ -173,7 +176,16 @@ def run_phase(
                     else f"repeat {r - settings['warmup'] + 1}/{settings['repeats']}"
                 )
                 rec, rows, arrays = _run_repeat(
-                    info.client, spec_base, batches, n, r, warmup, settings, deadline, events
+                    info.client,
+                    spec_base,
+                    batches,
+                    n,
+                    r,
+                    warmup,
+                    settings,
+                    deadline,
+                    events,
+                    placement,
                 )
                 rec["label"] = label
                 rec["bytes_ok"] = int(arrays["bytes"][arrays["status"] == 0].sum())
@@ -192,6 +204,8 @@ def run_phase(
                     status = "timeout"
                     break
         finally:
+            if placement is not None:
+                placement.remove(info.client)
             info.close()
     if not repeats:  # nothing ran: cannot happen unless total is 0 (the schema forbids it)
         raise RuntimeError(f"phase {settings['name']}: no repeat ran")
@@ -245,6 +259,7 @@ def run_phase(
         "lost_workers": lost_workers,
         "timed_out_files": int((last["status"] == TIMED_OUT).sum()),
         "test_fault": fault,
+        "slurm": slurm.allocation(),  # the Slurm job this step ran in, if any
         "started_at": started_at,
         "finished_at": time.time(),
     }
@@ -342,7 +357,9 @@ def _attempts(client, keys: list[str]) -> dict[str, int] | None:
     return counts
 
 
-def _run_repeat(client, spec_base, batches, n, r, warmup, settings, deadline, events):
+def _run_repeat(
+    client, spec_base, batches, n, r, warmup, settings, deadline, events, placement=None
+):
     from distributed import as_completed
 
     token = uuid.uuid4().hex[:8]  # unique keys: Dask must not reuse an earlier repeat's result
@@ -363,13 +380,13 @@ def _run_repeat(client, spec_base, batches, n, r, warmup, settings, deadline, ev
     # them (one task per free thread) rather than spreading the first few blindly
     keys = [f"analyse-{settings['name']}-r{r}-b{b}-{token}" for b in range(len(batches))]
     submitted = time.time()
-    futures = client.map(
-        tasks.analyse_batch,
-        [{**spec_base, "start": lo, "stop": hi} for lo, hi in batches],
-        key=keys,
-        pure=False,
-        retries=settings["task_retries"],
-    )
+    specs = [{**spec_base, "start": lo, "stop": hi} for lo, hi in batches]
+    if placement is not None:  # per-worker staging: each batch only where its files are
+        futures = placement.map(client, tasks.analyse_batch, specs, keys, settings["task_retries"])
+    else:
+        futures = client.map(
+            tasks.analyse_batch, specs, key=keys, pure=False, retries=settings["task_retries"]
+        )
     meta = {
         k: (b, lo, hi, submitted) for b, (k, (lo, hi)) in enumerate(zip(keys, batches, strict=True))
     }
@@ -436,6 +453,7 @@ def _run_repeat(client, spec_base, batches, n, r, warmup, settings, deadline, ev
         "timed_out": timed_out,
         "lost_workers": lost,
         "joined_workers": joined,
+        "per_worker": worker_stats.per_worker(rows, start_epoch),
     }
     return rec, rows, arrays
 
