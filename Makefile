@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test lint gpu bench report clean
+.PHONY: run test lint gpu bench report clean slurm-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(STAMP)  ## filerate against C tools on the 10,000-file corpus
 
 report: $(STAMP)  ## regenerate only the tables, bottleneck report and HTML report
 	snakemake --cores $(CORES) --forcerun tables bottlenecks report
+
+slurm-demo: $(STAMP)  ## local one-node Slurm (root + apt): default plan via the executor and backend: slurm
+	bash tools/slurm/demo.sh
 
 clean:
 	rm -rf results logs .snakemake report.html

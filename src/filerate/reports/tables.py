@@ -65,6 +65,7 @@ import pandas as pd
 
 from filerate.atomic import write_text
 from filerate.errors import UserError
+from filerate.reports import workers
 from filerate.reports.load import Phase, _float, fmt_num, fmt_pct, load_phases
 
 COLUMNS = [
@@ -486,5 +487,5 @@ def run(args: argparse.Namespace) -> int:
     phases = load_phases(args.phase_dir)
     frame = build_table(phases, args.unstable_cv_pct)
     write_text(args.tsv, to_tsv(frame))
-    write_text(args.md, to_markdown(frame, args.unstable_cv_pct))
+    write_text(args.md, to_markdown(frame, args.unstable_cv_pct) + workers.markdown(phases))
     return 0
