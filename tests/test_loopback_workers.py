@@ -20,6 +20,7 @@ from filerate import config as cfg
 from filerate import validate as val
 from filerate.corpus import synthetic as corpus
 from filerate.engine import process
+from filerate.errors import UserError
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
@@ -83,7 +84,7 @@ def loopback_cluster(tmp_path):
     assert all(p.poll() is not None for p in procs)
 
 
-def _settings(sched_file: Path):
+def _settings(sched_file: Path, **extra):
     conf = cfg.validate(
         {
             "corpora": {"c": {"files": 400}},
@@ -98,6 +99,7 @@ def _settings(sched_file: Path):
                     "staging": False,
                     "worker_staging": True,
                     "timeout_s": 120,
+                    **extra,
                 }
             },
         },
@@ -156,3 +158,16 @@ def test_two_loopback_workers_stage_and_read_their_own_batches(loopback_cluster,
     v = val.validate(manifest, pd.read_parquet(out / "files.parquet"), run)
     assert v["ok"] is True and v["mismatches"] == 0, v
     assert json.loads((out / "run.json").read_text())["staging"]["mode"] == "per_worker"
+
+
+def test_a_worker_that_cannot_stage_stops_the_phase_with_one_line(loopback_cluster, tmp_path):
+    sched_file, _ = loopback_cluster
+    data = tmp_path / "corpus"
+    corpus.generate("c", {"files": 100, "seed": 48}, data, processes=1)
+    not_a_dir = tmp_path / "not-a-dir"
+    not_a_dir.write_text("")
+    settings = _settings(sched_file, worker_staging_root=str(not_a_dir))
+    out = tmp_path / "out"
+    with pytest.raises(UserError, match="could not stage its batches: NotADirectoryError"):
+        process.run_phase(settings, str(data / "manifest.parquet"), str(data / "files"), None, out)
+    assert not (out / "run.json").exists()

@@ -28,7 +28,8 @@ from slurm_cluster import local_slurm  # noqa: F401 (the session fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+# the first test also pays for installing and starting the cluster (apt: about 1.5 min)
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(900)]
 
 TINY = """
 ramdisk: {{root: {ramdisk}, min_free_memory_gb: 0.1}}
@@ -89,7 +90,8 @@ def test_workflow_runs_through_the_slurm_executor(local_slurm, tmp_path):  # noq
     alloc = run["slurm"]  # the job the timed step ran in
     assert alloc and alloc["job_id"] and alloc["slurmd_nodename"]
     assert alloc["exclusive"] is True  # it owned its node
-    assert alloc["cpus_per_task"] == "2" == alloc["cpus_on_node"]
+    assert alloc["cpus_per_task"] == "2"  # the profile's `cores`
+    assert int(alloc["cpus_on_node"]) == os.cpu_count()  # --exclusive: all of them
     state = _slurm("sacct", "-X", "-n", "-P", "-o", "State", "-j", alloc["job_id"])
     assert state.split() == ["COMPLETED"]
     assert (res / "report" / "index.html").exists()
@@ -98,7 +100,7 @@ def test_workflow_runs_through_the_slurm_executor(local_slurm, tmp_path):  # noq
     assert staging["staged"] and not Path(staging["staged_dir"]).exists()
 
 
-def _slurm_settings(name="p"):
+def _slurm_settings(logs: Path, name="p"):
     conf = cfg.validate(
         {
             "corpora": {"c": {"files": 300}},
@@ -117,6 +119,7 @@ def _slurm_settings(name="p"):
                         "memory": "1GB",
                         "walltime": "00:10:00",
                         "queue_timeout_s": 120,
+                        "log_directory": str(logs),
                     },
                 }
             },
@@ -129,7 +132,7 @@ def _slurm_settings(name="p"):
 def test_backend_slurm_runs_dask_workers_as_slurm_jobs(local_slurm, tmp_path):  # noqa: F811
     data = tmp_path / "corpus"
     corpus.generate("c", {"files": 300, "seed": 43, "files_per_dir": 60}, data, processes=1)
-    settings = _slurm_settings()
+    settings = _slurm_settings(tmp_path / "logs")
     out = tmp_path / "out"
     manifest_path = str(data / "manifest.parquet")
     run = process.run_phase(settings, manifest_path, str(data / "files"), None, out)
@@ -147,6 +150,8 @@ def test_backend_slurm_runs_dask_workers_as_slurm_jobs(local_slurm, tmp_path):  
     job_ids = {j["job_id"] for j in cl["slurm"]["jobs"].values()}
     assert len(job_ids) == 2 and all(job_ids)
     assert "#SBATCH -t 00:10:00" in cl["slurm"]["job_script"]
+    job_logs = sorted(p.suffix for p in (tmp_path / "logs").iterdir())
+    assert job_logs == [".err", ".err", ".out", ".out"]  # in slurm.log_directory
     timed = [r for r in run["repeats"] if not r["warmup"]]
     assert all(r["files_ok"] == 300 for r in timed)
     assert all(len(r["per_worker"]["workers"]) >= 1 for r in timed)

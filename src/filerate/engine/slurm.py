@@ -125,6 +125,7 @@ def start_cluster(settings: dict, scheduler_kwargs: dict):
         job_extra_directives=directives,
         interface=conf.get("interface"),
         local_directory=conf.get("local_directory"),
+        log_directory=conf.get("log_directory", "logs/slurm-workers"),
         job_name=f"filerate-{settings['name']}",
         # no dashboard; its HTTP server on a free port, not 8787 (may be taken on a node)
         scheduler_options={"dashboard": False, "dashboard_address": ":0", **scheduler_kwargs},

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from filerate.engine import batchio, cluster
+from filerate.errors import UserError
 
 COPY_THREADS = 4  # per worker: copying is system calls and waiting on storage
 
@@ -46,9 +47,13 @@ def stage_batches(manifest: str, source: str, ranges: list, root: str | None, ta
     t_start = time.time()
     t0 = time.perf_counter()
     os.makedirs(dest)
-    for d in sorted({os.path.dirname(p) for p in paths} - {b""}):
-        os.makedirs(os.path.join(os.fsencode(dest), d), exist_ok=True)
-    failed = stage._copy_all(os.fsencode(source), os.fsencode(dest), paths, COPY_THREADS)
+    try:
+        for d in sorted({os.path.dirname(p) for p in paths} - {b""}):
+            os.makedirs(os.path.join(os.fsencode(dest), d), exist_ok=True)
+        failed = stage._copy_all(os.fsencode(source), os.fsencode(dest), paths, COPY_THREADS)
+    except BaseException:  # e.g. ENOSPC: leave no half copy behind
+        _remove(dest)
+        raise
     seconds = time.perf_counter() - t0
     fs_mount, fs_type = stage.filesystem(dest)
     return {
@@ -103,6 +108,13 @@ class Placement:
                 client.run(_remove, path, workers=[addr], on_error="ignore")
 
 
+def _collect_dirs(futures: dict, placement: Placement) -> None:
+    """The directories of the workers that did finish, so a failure removes them too."""
+    for addr, fut in futures.items():
+        if fut.status == "finished":
+            placement.dirs[addr] = fut.result()["dir"]
+
+
 def stage(client, spec_base: dict, batches: list[tuple[int, int]], settings: dict):
     """Deal the batches, have every worker copy its own, and return (Placement, record);
     the record has the shape of a staging record (seconds = the slowest worker's wall)."""
@@ -127,14 +139,22 @@ def stage(client, spec_base: dict, batches: list[tuple[int, int]], settings: dic
     }
     placement = Placement(owner=owner)
     per_worker = []
-    try:
-        for addr, fut in futures.items():
+    for addr, fut in futures.items():
+        try:
             res = fut.result()
-            placement.dirs[addr] = res["dir"]
-            per_worker.append({**res, "batches": len(owner[addr])})
-    except BaseException:
-        placement.remove(client)
-        raise
+        except Exception as exc:  # e.g. the worker's disk filled up: say where and why
+            _collect_dirs(futures, placement)
+            placement.remove(client)
+            raise UserError(
+                f"phase {settings['name']}: worker {addr} could not stage its batches: "
+                f"{type(exc).__name__}: {exc}; free space there or set worker_staging_root"
+            ) from None
+        except BaseException:
+            _collect_dirs(futures, placement)
+            placement.remove(client)
+            raise
+        placement.dirs[addr] = res["dir"]
+        per_worker.append({**res, "batches": len(owner[addr])})
     seconds = time.perf_counter() - t0
     files = sum(w["files"] for w in per_worker)
     total = sum(w["bytes"] for w in per_worker)
