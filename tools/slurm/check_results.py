@@ -17,20 +17,21 @@ def summarise(phase_dir: Path) -> tuple[bool, str]:
     val = json.loads((phase_dir / "validation.json").read_text())
     s = run["summary"]
     alloc = run.get("slurm") or {}
-    where = f"in Slurm job {alloc['job_id']} on {alloc.get('slurmd_nodename')}" if alloc else ""
-    if alloc.get("exclusive"):
-        where += " (exclusive)"
+    where = []
+    if alloc:
+        exclusive = " (exclusive)" if alloc.get("exclusive") else ""
+        where.append(f"in Slurm job {alloc['job_id']} on {alloc.get('slurmd_nodename')}{exclusive}")
     jobs = ((run.get("cluster") or {}).get("slurm") or {}).get("jobs") or {}
     if jobs:
-        ids = ", ".join(str(j["job_id"]) for j in jobs.values())
-        where += f"; Dask workers in Slurm jobs {ids}"
+        ids = ", ".join(sorted(str(j["job_id"]) for j in jobs.values()))
+        where.append(f"Dask workers in Slurm jobs {ids}")
     staging = run.get("staging") or {}
     if staging.get("mode") == "per_worker":
-        where += f"; staged per worker ({len(staging['workers'])} workers)"
+        where.append(f"staged per worker ({len(staging['workers'])} workers)")
     line = (
         f"{run['phase']:24} {'ok' if val['ok'] else 'FAILED':6} {val['manifest_files']:>6} files, "
         f"{s['files_ok']} ok, {val['mismatches']} mismatches, "
-        f"{s['files_per_s_median']:>9,.0f} files/s ({run['backend']['used']}) {where}"
+        f"{s['files_per_s_median']:>9,.0f} files/s ({run['backend']['used']}) {'; '.join(where)}"
     )
     return bool(val["ok"]), line
 
