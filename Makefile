@@ -7,24 +7,24 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test lint gpu bench report clean
+.PHONY: run test lint gpu bench report clean slurm-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,hpc]'
 	touch $@
 
 run: $(STAMP)  ## the whole workflow on the default config
 	snakemake --cores $(CORES)
 
 test: $(STAMP)  ## lint + the test suite (GPU tests skip without a GPU)
-	ruff check src tests bench
+	ruff check src tests bench tools
 	snakefmt --check Snakefile workflow/rules
 	pytest
 
 lint: $(STAMP)
-	ruff check src tests bench
+	ruff check src tests bench tools
 	snakefmt --check Snakefile workflow/rules
 	snakemake --lint
 
@@ -36,6 +36,9 @@ bench: $(STAMP)  ## filerate against C tools on the 10,000-file corpus
 
 report: $(STAMP)  ## regenerate only the tables, bottleneck report and HTML report
 	snakemake --cores $(CORES) --forcerun tables bottlenecks report
+
+slurm-demo: $(STAMP)  ## local one-node Slurm (root + apt): default plan via the executor and backend: slurm
+	bash tools/slurm/demo.sh
 
 clean:
 	rm -rf results logs .snakemake report.html

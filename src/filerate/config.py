@@ -83,55 +83,63 @@ def validate(config: dict, cpu_count: int | None = None) -> dict:
     if errors:
         raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
     for name, corpus in config["corpora"].items():
-        if corpus["source"] == "directory":
-            path = corpus.get("path")
-            if not path:
-                raise ConfigError(
-                    f"config: corpora.{name}.path is missing: "
-                    "source 'directory' needs the tree to sample from"
-                )
-            if not Path(path).is_dir():
-                raise ConfigError(
-                    f"config: corpora.{name}.path = {path!r}: must be an existing directory"
-                )
+        _check_corpus(name, corpus)
     cpus = cpu_count or usable_cpus()
     for name, phase in config["phases"].items():
-        if not _safe_name(name):
-            raise ConfigError(
-                f"config: phases.{name!r}: phase names may use letters, digits, '-' and '_' only"
-            )
-        if phase["corpus"] not in config["corpora"]:
-            raise ConfigError(
-                f"config: phases.{name}.corpus = {phase['corpus']!r}: must be one "
-                f"of the corpora: {', '.join(config['corpora'])}"
-            )
-        if phase["address"] and phase["scheduler_file"]:
-            raise ConfigError(
-                f"config: phases.{name}.address = {phase['address']!r} and "
-                f"scheduler_file = {phase['scheduler_file']!r}: give one, not both"
-            )
-        try:
-            workers = evaluate(phase["workers"], cpus)
-        except ExpressionError as exc:
-            raise ConfigError(
-                f"config: phases.{name}.workers = {phase['workers']!r}: {exc}"
-            ) from None
-        if workers > MAX_WORKERS:
-            raise ConfigError(
-                f"config: phases.{name}.workers = {phase['workers']!r}: "
-                f"gives {workers} with cpu_count={cpus}; must be <= {MAX_WORKERS}"
-            )
-        if workers < 1:
-            raise ConfigError(
-                f"config: phases.{name}.workers = {phase['workers']!r}: "
-                f"gives {workers} with cpu_count={cpus}; must be >= 1"
-            )
-    for name in config["corpora"]:
-        if not _safe_name(name):
-            raise ConfigError(
-                f"config: corpora.{name!r}: corpus names may use letters, digits, '-' and '_' only"
-            )
+        _check_phase(name, phase, config["corpora"], cpus)
     return config
+
+
+def _check_corpus(name: str, corpus: dict) -> None:
+    """What the schema cannot say of one corpus: its name, and a directory that exists."""
+    if not _safe_name(name):
+        raise ConfigError(
+            f"config: corpora.{name!r}: corpus names may use letters, digits, '-' and '_' only"
+        )
+    if corpus["source"] == "directory":
+        path = corpus.get("path")
+        if not path:
+            raise ConfigError(
+                f"config: corpora.{name}.path is missing: "
+                "source 'directory' needs the tree to sample from"
+            )
+        if not Path(path).is_dir():
+            raise ConfigError(
+                f"config: corpora.{name}.path = {path!r}: must be an existing directory"
+            )
+
+
+def _check_phase(name: str, phase: dict, corpora: dict, cpus: int) -> None:
+    """What the schema cannot say of one phase: cross-key rules and the worker count."""
+    if not _safe_name(name):
+        raise ConfigError(
+            f"config: phases.{name!r}: phase names may use letters, digits, '-' and '_' only"
+        )
+    if phase["corpus"] not in corpora:
+        raise ConfigError(
+            f"config: phases.{name}.corpus = {phase['corpus']!r}: must be one "
+            f"of the corpora: {', '.join(corpora)}"
+        )
+    if phase["address"] and phase["scheduler_file"]:
+        raise ConfigError(
+            f"config: phases.{name}.address = {phase['address']!r} and "
+            f"scheduler_file = {phase['scheduler_file']!r}: give one, not both"
+        )
+    if phase["worker_staging"] and phase["staging"]:
+        raise ConfigError(
+            f"config: phases.{name}.worker_staging = true needs staging: false "
+            "(each worker stages its own batches; no shared RAM-disk copy is made)"
+        )
+    try:
+        workers = evaluate(phase["workers"], cpus)
+    except ExpressionError as exc:
+        raise ConfigError(f"config: phases.{name}.workers = {phase['workers']!r}: {exc}") from None
+    if not 1 <= workers <= MAX_WORKERS:
+        bound = f"<= {MAX_WORKERS}" if workers > MAX_WORKERS else ">= 1"
+        raise ConfigError(
+            f"config: phases.{name}.workers = {phase['workers']!r}: "
+            f"gives {workers} with cpu_count={cpus}; must be {bound}"
+        )
 
 
 def _safe_name(name: str) -> bool:

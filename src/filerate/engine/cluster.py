@@ -5,6 +5,7 @@
   the plan's worker count mapped to threads per GPU worker and its "GPU memory per worker"
   to a device-buffer budget per thread;
 - external: an existing scheduler (address or scheduler_file), workers as they are;
+- slurm: dask-jobqueue SLURMCluster, workers as Slurm jobs (filerate.engine.slurm);
 - auto: gpu when a GPU, CuPy and dask-cuda are all usable, else cpu.
 
 Local clusters listen on 127.0.0.1 only, their dashboard off unless asked for
@@ -70,6 +71,8 @@ def _create(settings: dict, backend: dict, tls, older: frozenset) -> tuple:
     try:
         if backend["used"] == "external":
             return _connect_external(settings, tls), None, {"kind": "external"}
+        if backend["used"] == "slurm":
+            return _start_slurm(settings, tls)
         if backend["used"] == "gpu":
             return _start_gpu(settings, backend, tls)
         return _start_cpu(settings, tls)
@@ -131,6 +134,14 @@ def _connect(cluster):
         raise
 
 
+SLURM_BACKEND = {
+    "requested": "slurm",
+    "used": "slurm",
+    "device": "cpu",
+    "reason": "backend: slurm requested (Dask workers as Slurm jobs)",
+}
+
+
 def choose_backend(settings: dict) -> dict:
     """Decide cpu / gpu / external from the settings; probe the GPU when it matters."""
     from filerate.engine import gpu
@@ -145,6 +156,8 @@ def choose_backend(settings: dict) -> dict:
             "gpu_probe": probe,
         }
     requested = settings["backend"]
+    if requested == "slurm":
+        return {**SLURM_BACKEND, "gpu_probe": None}
     if requested == "cpu":
         return {
             "requested": "cpu",
@@ -182,10 +195,9 @@ def start(settings: dict, backend: dict, run_dir: str | Path = ".") -> ClusterIn
     ``run_dir`` (the phase's results folder) holds the run's temporary TLS certificates
     while the cluster runs, where TLS is used (engine.security)."""
     t0 = time.perf_counter()
-    external = backend["used"] == "external"
-    tls = security.for_cluster(
-        settings, run_dir, local=not external, existing=_external_address(settings)
-    )
+    # only the clusters filerate starts on this machine bind to 127.0.0.1
+    local = backend["used"] in ("cpu", "gpu")
+    tls = security.for_cluster(settings, run_dir, local=local, existing=_external_address(settings))
     older = frozenset(p.pid for p in _children())
     try:
         client, cluster, record = _create(settings, backend, tls, older)
@@ -200,7 +212,9 @@ def start(settings: dict, backend: dict, run_dir: str | Path = ".") -> ClusterIn
         raise
     record["startup_s"] = time.perf_counter() - t0
     record["tls"] = tls.record
-    record["dashboard"] = dashboard.record(client, settings.get("dashboard"), external=external)
+    record["dashboard"] = dashboard.record(
+        client, settings.get("dashboard"), external=backend["used"] == "external"
+    )
     workers = [
         {
             "name": str(w.get("name")),
@@ -284,6 +298,18 @@ def _start_cpu(settings: dict, tls: security.Tls) -> tuple:
             **_local_cluster_kwargs(settings, tls),
         )
     return _connect(cluster), cluster, {"kind": "LocalCluster"}
+
+
+def _start_slurm(settings: dict, tls: security.Tls) -> tuple:
+    """Dask workers as Slurm jobs; they reach the scheduler over the cluster network, so
+    TLS is on unless opted out (the certificates sit in the phase folder, which the jobs
+    see on the shared file system)."""
+    from filerate.engine import slurm
+
+    scheduler_kwargs = {"allowed_failures": settings["task_retries"]}
+    with _long_transition_log():
+        cluster, client, record = slurm.start_cluster(settings, scheduler_kwargs, tls.security)
+    return client, cluster, {"kind": "SLURMCluster", "slurm": record}
 
 
 def _start_gpu(settings: dict, backend: dict, tls: security.Tls) -> tuple:

@@ -28,7 +28,9 @@ from filerate.engine import (
     repeats,
     scheduler_log,
     security,
+    slurm,
     tasks,
+    worker_staging,
 )
 from filerate.engine.records import BATCH_COLUMNS, FileStatus
 from filerate.errors import UserError
@@ -155,19 +157,16 @@ def run_phase(
     with monitor.Sampler(_ramdisk_root(staging)) as sampler:
         info = cluster.start(settings, backend, out)
         try:
-            spec_base["device"] = info.device
-            _warm_workers(info, spec_base["manifest"])
-            ctx = repeats.RepeatContext(
-                info.client,
+            done, dask_report, staging = _run_on(
+                info,
+                settings,
                 spec_base,
                 batches,
-                len(manifest),
-                settings,
-                deadline,
-                scheduler_log.SchedulerLog(info.client),
+                staging,
+                files=len(manifest),
+                deadline=deadline,
+                out=out,
             )
-            done = repeats.run_all(ctx)
-            dask_report = _dask_report(ctx, done, out)
         finally:
             info.close()
     if not done.records:  # nothing ran: cannot happen unless total is 0 (the schema forbids it)
@@ -191,11 +190,49 @@ def run_phase(
         "timed_out_files": int((done.last.status == FileStatus.TIMED_OUT).sum()),
         "test_fault": spec_base.get("_test_fault"),
         "dask_report": dask_report,
+        "slurm": slurm.allocation(),  # the Slurm job this step ran in, if any
         "started_at": started_at,
         "finished_at": time.time(),
     }
     _write_outputs(out, files, done.batch_rows, sampler, result)
     return result
+
+
+def _run_on(
+    info,
+    settings: dict,
+    spec_base: dict,
+    batches: list,
+    staging: dict | None,
+    *,
+    files: int,
+    deadline: float,
+    out: Path,
+):
+    """Warm-up, timed repeats and the optional Dask report on a started cluster; with
+    worker_staging, each worker first copies its own batches (and removes them after).
+    Returns (repeats, dask report record, staging record)."""
+    placement = None
+    try:
+        if settings.get("worker_staging"):  # each worker copies its own batches
+            placement, staging = worker_staging.stage(info.client, spec_base, batches, settings)
+        spec_base["device"] = info.device
+        _warm_workers(info, spec_base["manifest"])
+        ctx = repeats.RepeatContext(
+            info.client,
+            spec_base,
+            batches,
+            files,
+            settings,
+            deadline,
+            scheduler_log.SchedulerLog(info.client),
+            placement,
+        )
+        done = repeats.run_all(ctx)
+        return done, _dask_report(ctx, done, out), staging
+    finally:
+        if placement is not None:
+            placement.remove(info.client)
 
 
 def _dask_report(ctx: repeats.RepeatContext, done: repeats.PhaseRepeats, out: Path):

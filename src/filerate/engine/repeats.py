@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from filerate.engine import scheduler_log, tasks
+from filerate.engine import scheduler_log, tasks, worker_stats
 from filerate.engine.file_results import FileResults
 from filerate.engine.records import BatchRecord, ErrorKind, FileError, FileStatus, TaskResult
 from filerate.units import MB
@@ -32,6 +32,7 @@ class RepeatContext:
     settings: dict  # the phase settings
     deadline: float  # time.monotonic() by which the phase must have finished
     scheduler: scheduler_log.SchedulerLog
+    placement: Any = None  # worker_staging.Placement: each batch only where its copy is
 
 
 @dataclass
@@ -121,6 +122,7 @@ def run_repeat(
         "timed_out": timed_out,
         "lost_workers": lost,
         "joined_workers": joined,
+        "per_worker": worker_stats.per_worker([row.to_dict() for row in rows], start_epoch),
     }
     return rec, rows, results
 
@@ -130,13 +132,14 @@ def _submit(ctx: RepeatContext, r: int, token: str) -> _Submitted:
     # them (one task per free thread) rather than spreading the first few blindly
     keys = [f"analyse-{ctx.settings['name']}-r{r}-b{b}-{token}" for b in range(len(ctx.batches))]
     submitted = time.time()
-    futures = ctx.client.map(
-        tasks.analyse_batch,
-        [{**ctx.spec_base, "start": lo, "stop": hi} for lo, hi in ctx.batches],
-        key=keys,
-        pure=False,
-        retries=ctx.settings["task_retries"],
-    )
+    specs = [{**ctx.spec_base, "start": lo, "stop": hi} for lo, hi in ctx.batches]
+    retries = ctx.settings["task_retries"]
+    if ctx.placement is not None:  # per-worker staging: each batch only where its files are
+        futures = ctx.placement.map(ctx.client, tasks.analyse_batch, specs, keys, retries)
+    else:
+        futures = ctx.client.map(
+            tasks.analyse_batch, specs, key=keys, pure=False, retries=retries
+        )
     meta = {
         k: (b, lo, hi, submitted)
         for b, (k, (lo, hi)) in enumerate(zip(keys, ctx.batches, strict=True))

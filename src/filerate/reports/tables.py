@@ -22,6 +22,7 @@ import pandas as pd
 
 from filerate.atomic import write_text
 from filerate.errors import UserError
+from filerate.reports import workers
 from filerate.reports.load import Phase, as_count, as_float, fmt_num, fmt_pct, load_phases
 from filerate.units import GIB, MB
 
@@ -457,7 +458,7 @@ def run(args: argparse.Namespace) -> int:
     phases = load_phases(args.phase_dir)
     frame = build_table(phases, args.unstable_cv_pct)
     write_text(args.tsv, to_tsv(frame))
-    write_text(args.md, to_markdown(frame, args.unstable_cv_pct))
+    write_text(args.md, to_markdown(frame, args.unstable_cv_pct) + workers.markdown(phases))
     return 0
 
 
