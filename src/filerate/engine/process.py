@@ -30,6 +30,8 @@ from filerate.units import gib_to_bytes
 TEST_FAULT_ENV = "FILERATE_TEST_FAULT"
 #: what a phase directory holds; run.json (written last) means the rest is complete
 OUTPUTS = ("run.json", "files.parquet", "batches.parquet", "resources.parquet")
+#: a ``full`` phase's duplicate pairs and groups (written before run.json)
+DUPLICATES = "duplicates.parquet"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -137,7 +139,7 @@ def run_phase(
     spec_base = _task_spec(settings, manifest_path, data_dir)
     deadline = time.monotonic() + settings["timeout_s"]  # cluster start-up counts too
     # validation.json goes too: it judged the old run
-    atomic.remove_outputs(out, (*OUTPUTS, "validation.json"))
+    atomic.remove_outputs(out, (*OUTPUTS, "validation.json", DUPLICATES))
     with monitor.Sampler(_ramdisk_root(staging)) as sampler:
         info = cluster.start(settings, backend)
         try:
@@ -153,6 +155,7 @@ def run_phase(
                 scheduler_log.SchedulerLog(info.client),
             )
             done = repeats.run_all(ctx)
+            dups = _find_duplicates(info.client, done.last, manifest_path, settings, data_dir)
         finally:
             info.close()
     if not done.records:  # nothing ran: cannot happen unless total is 0 (the schema forbids it)
@@ -175,11 +178,25 @@ def run_phase(
         "lost_workers": done.lost_workers,
         "timed_out_files": int((done.last.status == FileStatus.TIMED_OUT).sum()),
         "test_fault": spec_base.get("_test_fault"),
+        **({"dedup": dups[1]} if dups else {}),
         "started_at": started_at,
         "finished_at": time.time(),
     }
+    if dups:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic.write_parquet(out / DUPLICATES, dups[0])
     _write_outputs(out, files, done.batch_rows, sampler, result)
     return result
+
+
+def _find_duplicates(client, results, manifest_path: str, settings: dict, data_dir: str):
+    """``full`` only: (duplicates.parquet frame, run.json ``dedup``), after the timing."""
+    if settings["analysis"] != "full" or results.signature is None:
+        return None
+    from filerate.dedup.find import find_duplicates
+
+    manifest = pd.read_parquet(manifest_path, columns=["path", "path_raw"])
+    return find_duplicates(client, results, manifest, settings["minhash"], data_dir)
 
 
 def _task_spec(settings: dict, manifest_path: str, data_dir: str) -> dict:
@@ -192,6 +209,8 @@ def _task_spec(settings: dict, manifest_path: str, data_dir: str) -> dict:
         "max_file_bytes": settings["max_file_bytes"],
         "gpu_budget_bytes": gib_to_bytes(settings["gpu_memory_per_worker_gb"]),
     }
+    if settings["analysis"] == "full":
+        spec["minhash"] = settings["minhash"]
     fault = injected_fault(settings)
     if fault:
         spec["_test_fault"] = fault
