@@ -151,7 +151,8 @@ def run(args) -> int:
     run_record = read_json(phase_dir / "run.json")
     result = validate(manifest, files, run_record)
     if run_record["settings"]["analysis"] == "full":
-        result["duplicates"] = _judge_duplicates(manifest, phase_dir, Path(args.manifest), run_record)
+        manifest_path = Path(args.manifest)
+        result["duplicates"] = _judge_duplicates(manifest, phase_dir, manifest_path, run_record)
     atomic.write_json(args.out, result)
     if not result["ok"]:
         print(

@@ -50,7 +50,7 @@ def verify_pairs(pairs: pd.DataFrame, data_dir: str, path_raw, k: int) -> np.nda
         return cache[row]
 
     return np.array(
-        [jaccard(shingles(a), shingles(b)) for a, b in zip(pairs["a"], pairs["b"])],
+        [jaccard(shingles(a), shingles(b)) for a, b in zip(pairs["a"], pairs["b"], strict=True)],
         dtype=np.float64,
     )
 
@@ -90,9 +90,7 @@ def find_duplicates(client, results, manifest: pd.DataFrame, params: dict, data_
     members = np.flatnonzero(eligible & (exact != np.arange(len(exact))))
     representatives = np.flatnonzero(eligible & (exact == np.arange(len(exact))))
     t1 = time.perf_counter()
-    cand, cut = lsh.candidate_pairs(
-        client, sig, representatives, params["bands"], params["rows"]
-    )
+    cand, cut = lsh.candidate_pairs(client, sig, representatives, params["bands"], params["rows"])
     t2 = time.perf_counter()
     verified = _verify_on_cluster(
         client, cand, data_dir, manifest["path_raw"].tolist(), params["shingle_bytes"]

@@ -116,8 +116,10 @@ def judge_exact(manifest: pd.DataFrame, dups: pd.DataFrame) -> dict:
     sizes = full.groupby(["xxh3", "bytes"])["path"].transform("size")
     truth_files = set(full.loc[sizes > 1, "path"])
     exact = dups[dups["kind"] == "exact"]
-    key = dict(zip(manifest["path"], zip(manifest["xxh3"], manifest["bytes"])))
-    same = [key[a] == key[b] for a, b in zip(exact["path_a"], exact["path_b"])]
+    key = dict(
+        zip(manifest["path"], zip(manifest["xxh3"], manifest["bytes"], strict=True), strict=True)
+    )
+    same = [key[a] == key[b] for a, b in zip(exact["path_a"], exact["path_b"], strict=True)]
     found_files = set(exact["path_a"]) | set(exact["path_b"])
     return {
         "truth_files_in_groups": len(truth_files),

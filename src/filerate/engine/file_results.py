@@ -106,7 +106,9 @@ class FileResults:
             frame["minhash"] = None
             return
         raw = np.ascontiguousarray(sig.astype("<u4")).view(f"V{4 * sig.shape[1]}").ravel()
-        frame["minhash"] = pd.Series([bytes(v) if k else None for v, k in zip(raw, ok)])
+        frame["minhash"] = pd.Series(
+            [bytes(v) if k else None for v, k in zip(raw, ok, strict=True)]
+        )
 
     def _add_analysis(self, frame: pd.DataFrame, ok: np.ndarray, light: bool) -> None:
         """The ``light`` columns: values where computed, null at ``minimal`` and on errors."""
