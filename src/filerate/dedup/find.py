@@ -17,6 +17,8 @@ import pandas as pd
 from filerate.dedup import lsh
 from filerate.dedup.shingles import jaccard, shingle_set
 
+MAX_CACHED_FILES = 1024  # shingle sets a verification task keeps
+VERIFY_CHUNK = 20_000  # candidate pairs per verification task
 KINDS = ("exact", "near", "below_threshold")
 COLUMNS = (
     "path_a",
@@ -45,6 +47,8 @@ def verify_pairs(pairs: pd.DataFrame, data_dir: str, path_raw, k: int) -> np.nda
 
     def shingles(row: int) -> np.ndarray:
         if row not in cache:
+            if len(cache) >= MAX_CACHED_FILES:  # bounded memory: pairs are sorted by a
+                cache.clear()
             with open(os.path.join(os.fsencode(data_dir), path_raw[row]), "rb") as fh:
                 cache[row] = shingle_set(fh.read(), k)
         return cache[row]
@@ -72,7 +76,8 @@ def _verify_on_cluster(client, pairs: pd.DataFrame, data_dir: str, path_raw, k: 
     """verify_pairs over chunks of pairs, as cluster tasks when there is a client."""
     if client is None or len(pairs) == 0:
         return verify_pairs(pairs, data_dir, path_raw, k)
-    chunks = [pairs.iloc[i : i + 2000] for i in range(0, len(pairs), 2000)]
+    step = VERIFY_CHUNK  # pairs come sorted by their first file: its shingles are reused
+    chunks = [pairs.iloc[i : i + step] for i in range(0, len(pairs), step)]
     futures = []
     for chunk in chunks:
         rows = np.union1d(chunk["a"], chunk["b"])

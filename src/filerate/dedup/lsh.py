@@ -32,15 +32,22 @@ def key_frame(sig: np.ndarray, files: np.ndarray, bands: int, rows: int) -> pd.D
 
 
 def bucket_pairs(part: pd.DataFrame) -> pd.DataFrame:
-    """Candidate pairs (a < b) of the buckets in one partition."""
-    sizes = part.groupby(["band", "key"], sort=False)["file"].transform("size")
-    shared = part[sizes > 1].sort_values(["band", "key", "file"])
+    """Candidate pairs (a < b) of the buckets in one partition (vectorised per bucket size)."""
+    shared = part[part.duplicated(["band", "key"], keep=False)]
+    shared = shared.sort_values(["band", "key", "file"])
+    files = shared["file"].to_numpy()
+    new_bucket = np.ones(len(shared), dtype=bool)
+    new_bucket[1:] = (shared["band"].to_numpy()[1:] != shared["band"].to_numpy()[:-1]) | (
+        shared["key"].to_numpy()[1:] != shared["key"].to_numpy()[:-1]
+    )
+    starts = np.flatnonzero(new_bucket)
+    sizes = np.minimum(np.diff(np.append(starts, len(shared))), MAX_BUCKET)
     a_parts, b_parts = [], []
-    for _, members in shared.groupby(["band", "key"], sort=False)["file"]:
-        m = members.to_numpy()[:MAX_BUCKET]
-        ia, ib = np.triu_indices(len(m), k=1)
-        a_parts.append(m[ia])
-        b_parts.append(m[ib])
+    for size in np.unique(sizes):
+        first = starts[sizes == size][:, None]  # buckets of this size, one per row
+        ia, ib = np.triu_indices(int(size), k=1)
+        a_parts.append(files[first + ia].ravel())
+        b_parts.append(files[first + ib].ravel())
     if not a_parts:
         return pd.DataFrame({k: pd.Series(dtype=t) for k, t in _PAIR_META.items()})
     return pd.DataFrame({"a": np.concatenate(a_parts), "b": np.concatenate(b_parts)})

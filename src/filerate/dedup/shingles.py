@@ -6,6 +6,7 @@ n-grams), in vectorised numpy: the verified Jaccard is exact over those hash set
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from filerate.engine.fullscan import FNV_OFFSET, FNV_PRIME
@@ -28,9 +29,25 @@ def shingle_set(data: bytes, k: int) -> np.ndarray:
     return np.unique(h)
 
 
+@numba.njit(nogil=True, cache=False)
+def _common(a, b):
+    """How many values two sorted distinct arrays share (one merge pass)."""
+    i = j = n = 0
+    while i < a.shape[0] and j < b.shape[0]:
+        if a[i] == b[j]:
+            n += 1
+            i += 1
+            j += 1
+        elif a[i] < b[j]:
+            i += 1
+        else:
+            j += 1
+    return n
+
+
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """|a & b| / |a | b| of two sorted distinct arrays (1.0 when both are empty)."""
-    inter = len(np.intersect1d(a, b, assume_unique=True))
+    inter = _common(a, b)
     union = len(a) + len(b) - inter
     return inter / union if union else 1.0
 
