@@ -35,7 +35,7 @@ GLOSSARY = {
     "corpus": "corpus name",
     "corpus_files": "files in the corpus",
     "corpus_mb": "corpus size, MB",
-    "analysis": "analysis level: `minimal` or `light`",
+    "analysis": "analysis level: `minimal`, `light` or `full`",
     "staged": "`true` if the corpus was read from the RAM-disk copy, `false` if in place",
     "cpu_count": "CPUs the run could use",
     "processes": "Dask worker processes",
