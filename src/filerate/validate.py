@@ -168,4 +168,17 @@ def run(args) -> int:
         f"({result['files_ok']} ok, {result['files_error']} errors), 0 mismatches",
         file=sys.stderr,
     )
+    near = result.get("duplicates", {}).get("near")
+    if near:
+        print(
+            f"phase {result['phase']}: near-duplicates at {near['threshold']:g}: precision "
+            f"{_ratio(near['precision'])}, recall {_ratio(near['recall'])}, F1 "
+            f"{_ratio(near['f1'])} ({near['reported_near_pairs']} pairs reported, "
+            f"{near['planted_positives']} planted)",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _ratio(value) -> str:
+    return value if isinstance(value, str) else f"{value:.3f}"
