@@ -19,6 +19,7 @@ the same way for both backends.
 from __future__ import annotations
 
 import ctypes
+import functools
 import time
 
 import numba
@@ -37,8 +38,11 @@ _clock_gettime.restype = ctypes.c_int
 _CLOCK_MONOTONIC = time.CLOCK_MONOTONIC
 
 
+@functools.lru_cache(maxsize=8)
 def permutations(hashes: int) -> tuple[np.ndarray, np.ndarray]:
-    """The (a, b) uint64 coefficients of the ``hashes`` hash functions (a odd)."""
+    """The (a, b) uint64 coefficients of the ``hashes`` hash functions (a odd); made once
+    per size and shared by every batch of the process: never write to them (they stay
+    writable because numba compiles a separate specialisation for read-only arrays)."""
     rng = np.random.Generator(np.random.PCG64(PERMUTATION_SEED))
     ab = rng.integers(0, 2**64, size=(2, hashes), dtype=np.uint64, endpoint=False)
     return ab[0] | np.uint64(1), ab[1].copy()
