@@ -134,6 +134,7 @@ def test_sections(site):
         "validation",
         "machine",
         "config",
+        "dask",
     ):
         assert f"id='{anchor}'" in html
     assert "CPU (oversubscribed)" in html

@@ -6,17 +6,24 @@
   to a device-buffer budget per thread;
 - external: an existing scheduler (address or scheduler_file), workers as they are;
 - auto: gpu when a GPU, CuPy and dask-cuda are all usable, else cpu.
+
+Local clusters listen on 127.0.0.1 only, their dashboard off unless asked for
+(engine.dashboard); a cluster reached over the network is used with TLS
+(engine.security). What listens where: docs/SECURITY.md.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from filerate.engine import dashboard, security
 from filerate.errors import UserError
 from filerate.units import gib_to_bytes
 
@@ -31,39 +38,78 @@ class ClusterInfo:
     cluster: object | None
     record: dict = field(default_factory=dict)
     device: str = "cpu"  # what the tasks use: "cpu" or "gpu"
+    tls: security.Tls | None = None
+    #: child processes of this process that existed before the cluster started: the
+    #: rest are the cluster's own, ended at close if distributed leaves any behind
+    older_children: frozenset = frozenset()
 
     def close(self) -> None:
         """Close the client, then the cluster; a worker stuck in a task is killed (after a
-        few seconds) rather than left running. The seconds it took go in the record."""
+        few seconds) rather than left running. The seconds it took go in the record; the
+        run's temporary certificates are removed last."""
         t0 = time.perf_counter()
         try:
             self.client.close(timeout=20)
         finally:
-            if self.cluster is not None:
-                _close_local_cluster(self.cluster)
-            self.record["shutdown_s"] = time.perf_counter() - t0
+            try:
+                if self.cluster is not None:
+                    _close_local_cluster(self.cluster, self.older_children)
+            finally:
+                self.record["shutdown_s"] = time.perf_counter() - t0
+                if self.tls is not None:
+                    self.tls.cleanup()
 
 
-def _close_local_cluster(cluster) -> None:
+def _create(settings: dict, backend: dict, tls, older: frozenset) -> tuple:
+    """The client, cluster and record for the backend. Interrupted half-way (SIGTERM while
+    a loaded machine is still starting workers), whatever cluster was made is closed here:
+    nothing else holds it yet."""
+    from distributed.deploy.spec import SpecCluster
+
+    before = set(SpecCluster._instances)
+    try:
+        if backend["used"] == "external":
+            return _connect_external(settings, tls), None, {"kind": "external"}
+        if backend["used"] == "gpu":
+            return _start_gpu(settings, backend, tls)
+        return _start_cpu(settings, tls)
+    except BaseException:
+        for made in set(SpecCluster._instances) - before:
+            _close_local_cluster(made, older)
+        raise
+
+
+def _close_local_cluster(cluster, older_children: frozenset) -> None:
     """Close a cluster this process started. A nanny that restarts a worker it just killed
-    (a task stuck at SIGTERM) can make distributed's own close fail on a worker still
-    starting; the close is then finished by ending this process's remaining children, so
-    no worker outlives the phase, and the failure is said in one line."""
+    (a task stuck at SIGTERM) can make distributed's own close fail, or leave a worker
+    starting; whatever is left of this process's children is then ended, so no worker
+    outlives the phase, and the cluster is marked closed so distributed's atexit hook does
+    not try again (and print a traceback after our last line)."""
+    from distributed.core import Status
+
     try:
         cluster.close(timeout=30)
-    except Exception as exc:  # noqa: BLE001 - unwinding already; finish the job below
+    except Exception as exc:  # noqa: BLE001 - unwinding already; finished below
         print(
             f"filerate process: warning: cluster close: {type(exc).__name__}: {exc}; "
             "ending its processes",
             file=sys.stderr,
         )
-        _end_children()
+    finally:
+        _end_children(older_children)
+        cluster.status = Status.closed
 
 
-def _end_children(grace_s: float = 5.0) -> None:
+def _children() -> list:
     import psutil
 
-    children = psutil.Process().children(recursive=True)
+    return psutil.Process().children(recursive=True)
+
+
+def _end_children(older: frozenset, grace_s: float = 5.0) -> None:
+    import psutil
+
+    children = [p for p in _children() if p.pid not in older]
     for child in children:
         with contextlib.suppress(psutil.Error):
             child.terminate()
@@ -130,21 +176,31 @@ def choose_backend(settings: dict) -> dict:
     }
 
 
-def start(settings: dict, backend: dict) -> ClusterInfo:
-    """Start the cluster and a client; the time this takes is recorded as startup_s."""
+def start(settings: dict, backend: dict, run_dir: str | Path = ".") -> ClusterInfo:
+    """Start the cluster and a client; the time this takes is recorded as startup_s.
+
+    ``run_dir`` (the phase's results folder) holds the run's temporary TLS certificates
+    while the cluster runs, where TLS is used (engine.security)."""
     t0 = time.perf_counter()
-    if backend["used"] == "external":
-        client, cluster, record = _connect_external(settings), None, {"kind": "external"}
-    elif backend["used"] == "gpu":
-        client, cluster, record = _start_gpu(settings, backend)
-    else:
-        client, cluster, record = _start_cpu(settings)
+    external = backend["used"] == "external"
+    tls = security.for_cluster(
+        settings, run_dir, local=not external, existing=_external_address(settings)
+    )
+    older = frozenset(p.pid for p in _children())
+    try:
+        client, cluster, record = _create(settings, backend, tls, older)
+    except BaseException:
+        tls.cleanup()
+        raise
+    info = ClusterInfo(client=client, cluster=cluster, tls=tls, older_children=older)
     try:
         client.wait_for_workers(1, timeout=120)
     except BaseException:
-        ClusterInfo(client=client, cluster=cluster).close()
+        info.close()
         raise
     record["startup_s"] = time.perf_counter() - t0
+    record["tls"] = tls.record
+    record["dashboard"] = dashboard.record(client, settings.get("dashboard"), external=external)
     workers = [
         {
             "name": str(w.get("name")),
@@ -162,17 +218,24 @@ def start(settings: dict, backend: dict) -> ClusterInfo:
     record["processes"] = len(workers)
     record["total_threads"] = sum(w["nthreads"] or 0 for w in workers)
     record["threads_per_process"] = max((w["nthreads"] or 0 for w in workers), default=0)
-    return ClusterInfo(client=client, cluster=cluster, record=record, device=backend["device"])
+    info.record, info.device = record, backend["device"]
+    return info
 
 
-def _local_cluster_kwargs(settings: dict) -> dict:
+def _local_cluster_kwargs(settings: dict, tls: security.Tls) -> dict:
     # A batch whose worker dies is started again on another worker, at most task_retries
     # times (then KilledWorker and its files are recorded as errors); an existing
     # scheduler keeps its own setting (distributed.scheduler.allowed-failures).
+    where = dashboard.local_cluster_kwargs(settings.get("dashboard"))  # 127.0.0.1
     return {
-        "dashboard_address": None,
+        "host": where["host"],
+        "dashboard_address": where["dashboard_address"],
         "silence_logs": logging.WARNING,
-        "scheduler_kwargs": {"allowed_failures": settings["task_retries"]},
+        "security": tls.security,  # None unless tls.local: true
+        "scheduler_kwargs": {
+            "allowed_failures": settings["task_retries"],
+            **where["scheduler_kwargs"],
+        },
     }
 
 
@@ -182,15 +245,34 @@ def _long_transition_log():
     return dask.config.set({"distributed.admin.low-level-log-length": TRANSITION_LOG_LENGTH})
 
 
-def _connect_external(settings: dict):
+def _external_address(settings: dict) -> str | None:
+    """The address of the existing scheduler the phase names (read from its scheduler file),
+    or None when filerate starts the cluster."""
+    if settings.get("address"):
+        return settings["address"]
+    path = settings.get("scheduler_file")
+    if not path:
+        return None
+    try:
+        return json.loads(Path(path).read_text())["address"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(
+            f"scheduler_file {path}: cannot read the scheduler's address ({exc}); start the "
+            "scheduler with `dask scheduler --scheduler-file` first"
+        ) from None
+
+
+def _connect_external(settings: dict, tls: security.Tls):
     from distributed import Client
 
     if settings.get("scheduler_file"):
-        return Client(scheduler_file=settings["scheduler_file"], timeout="60s")
-    return Client(settings["address"], timeout="60s")
+        return Client(
+            scheduler_file=settings["scheduler_file"], security=tls.security, timeout="60s"
+        )
+    return Client(settings["address"], security=tls.security, timeout="60s")
 
 
-def _start_cpu(settings: dict) -> tuple:
+def _start_cpu(settings: dict, tls: security.Tls) -> tuple:
     from distributed import LocalCluster
 
     resolved = settings["resolved"]
@@ -199,19 +281,21 @@ def _start_cpu(settings: dict) -> tuple:
             n_workers=resolved["processes"],
             threads_per_worker=resolved["threads_per_process"],
             processes=True,
-            **_local_cluster_kwargs(settings),
+            **_local_cluster_kwargs(settings, tls),
         )
     return _connect(cluster), cluster, {"kind": "LocalCluster"}
 
 
-def _start_gpu(settings: dict, backend: dict) -> tuple:
+def _start_gpu(settings: dict, backend: dict, tls: security.Tls) -> tuple:
     from dask_cuda import LocalCUDACluster
 
     resolved = settings["resolved"]
     n_gpus = max(1, len(backend["gpu_probe"].get("devices", [])))
     threads = max(1, min(math.ceil(resolved["workers"] / n_gpus), resolved["cpu_count"]))
     with _long_transition_log():
-        cluster = LocalCUDACluster(threads_per_worker=threads, **_local_cluster_kwargs(settings))
+        cluster = LocalCUDACluster(
+            threads_per_worker=threads, **_local_cluster_kwargs(settings, tls)
+        )
     client = _connect(cluster)
     record = {"kind": "LocalCUDACluster", "gpu_mapping": _gpu_mapping(settings, n_gpus, threads)}
     return client, cluster, record

@@ -20,7 +20,16 @@ from pathlib import Path
 import pandas as pd
 
 from filerate import atomic
-from filerate.engine import cluster, machine, monitor, repeats, scheduler_log, tasks
+from filerate.engine import (
+    cluster,
+    daskreport,
+    machine,
+    monitor,
+    repeats,
+    scheduler_log,
+    security,
+    tasks,
+)
 from filerate.engine.records import BATCH_COLUMNS, FileStatus
 from filerate.errors import UserError
 from filerate.stats import cv_pct
@@ -30,8 +39,10 @@ from filerate.units import gib_to_bytes
 TEST_FAULT_ENV = "FILERATE_TEST_FAULT"
 #: what a phase directory holds; run.json (written last) means the rest is complete
 OUTPUTS = ("run.json", "files.parquet", "batches.parquet", "resources.parquet")
-#: a ``full`` phase's duplicate pairs and groups (written before run.json)
+#: a ``full`` phase's duplicate pairs and groups (engine/dedup), removed with the outputs
 DUPLICATES = "duplicates.parquet"
+#: written only with dask_report: true (engine.daskreport) or at ``full``
+OPTIONAL_OUTPUTS = (daskreport.REPORT_NAME, DUPLICATES)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -138,10 +149,13 @@ def run_phase(
     batches = _batches(len(manifest), settings["batch_size"])
     spec_base = _task_spec(settings, manifest_path, data_dir)
     deadline = time.monotonic() + settings["timeout_s"]  # cluster start-up counts too
+    if settings.get("dask_report"):
+        daskreport.check_available()  # before the cluster starts, not after the repeats
     # validation.json goes too: it judged the old run
-    atomic.remove_outputs(out, (*OUTPUTS, "validation.json", DUPLICATES))
+    atomic.remove_outputs(out, (*OUTPUTS, *OPTIONAL_OUTPUTS, "validation.json"))
+    security.remove_stale(out)
     with monitor.Sampler(_ramdisk_root(staging)) as sampler:
-        info = cluster.start(settings, backend)
+        info = cluster.start(settings, backend, out)
         try:
             spec_base["device"] = info.device
             _warm_workers(info, spec_base["manifest"])
@@ -155,7 +169,8 @@ def run_phase(
                 scheduler_log.SchedulerLog(info.client),
             )
             done = repeats.run_all(ctx)
-            dups = _find_duplicates(info.client, done.last, manifest_path, settings, data_dir)
+            dedup = _find_duplicates(info.client, done.last, manifest, settings, data_dir, out)
+            dask_report = _dask_report(ctx, done, out)
         finally:
             info.close()
     if not done.records:  # nothing ran: cannot happen unless total is 0 (the schema forbids it)
@@ -178,25 +193,46 @@ def run_phase(
         "lost_workers": done.lost_workers,
         "timed_out_files": int((done.last.status == FileStatus.TIMED_OUT).sum()),
         "test_fault": spec_base.get("_test_fault"),
-        **({"dedup": dups[1]} if dups else {}),
+        "dask_report": dask_report,
+        **({"dedup": dedup} if dedup else {}),
         "started_at": started_at,
         "finished_at": time.time(),
     }
-    if dups:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic.write_parquet(out / DUPLICATES, dups[0])
     _write_outputs(out, files, done.batch_rows, sampler, result)
     return result
 
 
-def _find_duplicates(client, results, manifest_path: str, settings: dict, data_dir: str):
-    """``full`` only: (duplicates.parquet frame, run.json ``dedup``), after the timing."""
+def _dask_report(ctx: repeats.RepeatContext, done: repeats.PhaseRepeats, out: Path):
+    """With dask_report: true, one more repeat after the timed ones, under Dask's
+    performance report; its results are not kept (they are not timed figures). None
+    without dask_report, or when the phase already timed out."""
+    if not ctx.settings.get("dask_report") or done.status != "ok":
+        return None
+    r = len(done.records)  # its own task keys, after every recorded repeat
+    timed = [rec["wall_s"] for rec in done.records if not rec["warmup"]]
+    out.mkdir(parents=True, exist_ok=True)
+    rec = daskreport.untimed_repeat(lambda: repeats.run_repeat(ctx, r, True)[0], out, timed)
+    print(
+        f"  {ctx.settings['name']} Dask performance report: {out / rec['file']} "
+        f"(untimed extra repeat {rec['repeat_wall_s']:.3f} s, "
+        f"{rec['repeat_slowdown_pct']:+.0f} % vs the timed median; collecting it "
+        f"{rec['collect_s']:.2f} s)",
+        file=sys.stderr,
+    )
+    return rec
+
+
+def _find_duplicates(client, results, manifest, settings: dict, data_dir: str, out: Path):
+    """``full`` only, after the timing: writes duplicates.parquet (before run.json) and
+    returns run.json ``dedup``; None below ``full``."""
     if settings["analysis"] != "full" or results.signature is None:
         return None
     from filerate.dedup.find import find_duplicates
 
-    manifest = pd.read_parquet(manifest_path, columns=["path", "path_raw"])
-    return find_duplicates(client, results, manifest, settings["minhash"], data_dir)
+    frame, record = find_duplicates(client, results, manifest, settings["minhash"], data_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic.write_parquet(out / DUPLICATES, frame)
+    return record
 
 
 def _task_spec(settings: dict, manifest_path: str, data_dir: str) -> dict:

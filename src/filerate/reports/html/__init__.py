@@ -14,7 +14,9 @@ as one file. Every piece of text is HTML-escaped.
 
 The page is built in ``page`` (CSS, section order, inlined plots) from the sections in
 ``results`` (verdicts, throughput, validation), ``analysis`` (bottlenecks, predictions)
-and ``environment`` (machine, configuration), with the helpers of ``markup``.
+and ``environment`` (machine, configuration), and ``dask`` (each phase's scheduler
+address, TLS, dashboard, and a relative link to its dask-report.html, the one thing
+the page points to rather than holds), with the helpers of ``markup``.
 """
 
 from __future__ import annotations
@@ -115,5 +117,5 @@ def run(args: argparse.Namespace) -> int:
         bpath, [str(p.get("phase")) for p in report["phases"]], phases, "filerate bottlenecks"
     )
     pngs = make_all(phases, table, report, args.plots_dir)
-    write_text(args.out, render(phases, table, report, pngs))
+    write_text(args.out, render(phases, table, report, pngs, out_path=args.out))
     return 0

@@ -8,6 +8,7 @@ import pandas as pd
 
 from filerate import __version__
 from filerate.reports.html.analysis import section_bottlenecks, section_predictions
+from filerate.reports.html.dask import section_dask
 from filerate.reports.html.environment import section_config, section_machine
 from filerate.reports.html.markup import as_bool, esc, when
 from filerate.reports.html.results import section_summary, section_throughput, section_validation
@@ -60,7 +61,8 @@ NAV = (
     "<nav><a href='#summary'>Verdicts</a><a href='#throughput'>Throughput</a>"
     "<a href='#bottlenecks'>Bottlenecks</a><a href='#predictions'>Predictions</a>"
     "<a href='#plots'>Plots</a><a href='#validation'>Validation</a>"
-    "<a href='#machine'>Machine</a><a href='#config'>Configuration</a></nav>"
+    "<a href='#machine'>Machine</a><a href='#config'>Configuration</a>"
+    "<a href='#dask'>Dask</a></nav>"
 )
 
 
@@ -95,8 +97,15 @@ def _measured_span(phases: list[Phase]) -> tuple[float | None, float | None]:
     )
 
 
-def render(phases: list[Phase], table: pd.DataFrame, report: dict, pngs: dict[str, bytes]) -> str:
-    """The whole page as one self-contained HTML document."""
+def render(
+    phases: list[Phase],
+    table: pd.DataFrame,
+    report: dict,
+    pngs: dict[str, bytes],
+    out_path: str | None = None,
+) -> str:
+    """The whole page as one self-contained HTML document (``out_path``, where it will be
+    written, makes the links to each phase's dask-report.html relative to it)."""
     rows = _table_rows(table)
     started, finished = _measured_span(phases)
     names = ", ".join(p.name for p in phases)
@@ -118,6 +127,7 @@ def render(phases: list[Phase], table: pd.DataFrame, report: dict, pngs: dict[st
         section_validation(phases),
         section_machine(phases),
         section_config(phases),
+        section_dask(phases, out_path),
         "</main>",
     ]
     return (
