@@ -22,9 +22,12 @@ def test_the_section_links_the_report_relative_to_the_html(tmp_path):
     ph = _phase(
         tmp_path,
         "base",
-        {"kind": "LocalCluster", "address": "tcp://127.0.0.1:1",
-         "tls": {"mode": "none", "opt_out": False, "why": "local cluster bound to 127.0.0.1"},
-         "dashboard": {"enabled": False, "link": None}},  # fmt: skip
+        {
+            "kind": "LocalCluster",
+            "address": "tcp://127.0.0.1:1",
+            "tls": {"mode": "none", "opt_out": False, "why": "local cluster bound to 127.0.0.1"},
+            "dashboard": {"enabled": False, "link": None},
+        },  # fmt: skip
         REPORT_REC,
     )
     (ph.dir / "dask-report.html").write_text("<html></html>")
@@ -39,9 +42,12 @@ def test_a_tls_opt_out_and_an_open_dashboard_are_flagged(tmp_path):
     ph = _phase(
         tmp_path,
         "multi<node>",
-        {"kind": "external", "address": "tcp://node7:8786",
-         "tls": {"mode": "off", "opt_out": True},
-         "dashboard": {"link": "http://0.0.0.0:8787/status", "loopback_only": False}},  # fmt: skip
+        {
+            "kind": "external",
+            "address": "tcp://node7:8786",
+            "tls": {"mode": "off", "opt_out": True},
+            "dashboard": {"link": "http://0.0.0.0:8787/status", "loopback_only": False},
+        },  # fmt: skip
     )
     text = section_dask([ph], tmp_path / "index.html")
     assert "TLS was turned off" in text and "OFF: opted out" in text

@@ -79,6 +79,7 @@ def validate(config: dict, cpu_count: int | None = None) -> dict:
     if not isinstance(config, dict):
         raise ConfigError(f"config: top level must be a mapping, got {type(config).__name__}")
     config = copy.deepcopy(config)
+    _full_phases_get_minhash(config)
     errors = sorted(_Validator(schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
@@ -134,11 +135,29 @@ def _check_phase(name: str, phase: dict, corpora: dict, cpus: int) -> None:
         workers = evaluate(phase["workers"], cpus)
     except ExpressionError as exc:
         raise ConfigError(f"config: phases.{name}.workers = {phase['workers']!r}: {exc}") from None
+    _check_minhash(name, phase)
     if not 1 <= workers <= MAX_WORKERS:
         bound = f"<= {MAX_WORKERS}" if workers > MAX_WORKERS else ">= 1"
         raise ConfigError(
             f"config: phases.{name}.workers = {phase['workers']!r}: "
             f"gives {workers} with cpu_count={cpus}; must be {bound}"
+        )
+
+
+def _full_phases_get_minhash(config: dict) -> None:
+    """A ``full`` phase without ``minhash`` gets an empty one, which the schema fills."""
+    phases_ = config.get("phases")
+    for phase in phases_.values() if isinstance(phases_, dict) else ():
+        if isinstance(phase, dict) and phase.get("analysis") == "full":
+            phase.setdefault("minhash", {})
+
+
+def _check_minhash(name: str, phase: dict) -> None:
+    m = phase.get("minhash")
+    if m and m["bands"] * m["rows"] != m["hashes"]:
+        raise ConfigError(
+            f"config: phases.{name}.minhash: bands x rows = {m['bands']} x {m['rows']} "
+            f"must equal hashes = {m['hashes']}"
         )
 
 
@@ -165,6 +184,11 @@ def load(path: str | os.PathLike) -> dict:
     except yaml.YAMLError as exc:
         raise ConfigError(f"config: {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     return validate(data or {})
+
+
+def _minhash_of(phase: dict, knob: str) -> dict:
+    """What an ablation variant taking ``analysis: full`` from ``phase`` also needs."""
+    return {"minhash": phase["minhash"]} if knob == "analysis" and "minhash" in phase else {}
 
 
 def resolve_workers(phase: dict, cpu_count: int) -> dict:
@@ -212,6 +236,7 @@ def phases(config: dict, cpu_count: int | None = None) -> dict[str, dict]:
                 variant = f"ablate-{knob.split('_per_')[0].replace('_', '-')}-{other}"
                 out[variant] = {
                     **copy.deepcopy(base),
+                    **_minhash_of(config["phases"][other], knob),
                     knob: value,
                     "name": variant,
                     "ablation": {

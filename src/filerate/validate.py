@@ -21,6 +21,7 @@ from filerate.reports.load import read_json, read_parquet
 FIELDS = {
     "minimal": ["bytes", "xxh3"],
     "light": ["bytes", "xxh3", "lines", "words", "non_ascii", "binary", "type"],
+    "full": ["bytes", "xxh3", "lines", "words", "non_ascii", "binary", "type"],
 }
 
 
@@ -125,6 +126,21 @@ def _plain(v):
     return v.item() if hasattr(v, "item") else (None if pd.isna(v) else v)
 
 
+def _judge_duplicates(manifest, phase_dir: Path, manifest_path: Path, run_record: dict) -> dict:
+    """A ``full`` phase's duplicates judged against the planted truth (dedup.judge)."""
+    from filerate.dedup import judge
+
+    path = phase_dir / "duplicates.parquet"
+    if not path.exists():
+        return {"error": f"{path} is missing"}
+    dups = read_parquet(path)
+    files_dir = str(manifest_path.parent / "files")
+    return {
+        "near": judge.judge_near(manifest, dups, files_dir, run_record["settings"]["minhash"]),
+        "exact": judge.judge_exact(manifest, dups),
+    }
+
+
 def run(args) -> int:
     phase_dir = Path(args.phase_dir)
     for name in ("run.json", "files.parquet"):
@@ -134,6 +150,9 @@ def run(args) -> int:
     files = read_parquet(phase_dir / "files.parquet")
     run_record = read_json(phase_dir / "run.json")
     result = validate(manifest, files, run_record)
+    if run_record["settings"]["analysis"] == "full":
+        manifest_path = Path(args.manifest)
+        result["duplicates"] = _judge_duplicates(manifest, phase_dir, manifest_path, run_record)
     atomic.write_json(args.out, result)
     if not result["ok"]:
         print(
@@ -149,4 +168,17 @@ def run(args) -> int:
         f"({result['files_ok']} ok, {result['files_error']} errors), 0 mismatches",
         file=sys.stderr,
     )
+    near = result.get("duplicates", {}).get("near")
+    if near:
+        print(
+            f"phase {result['phase']}: near-duplicates at {near['threshold']:g}: precision "
+            f"{_ratio(near['precision'])}, recall {_ratio(near['recall'])}, F1 "
+            f"{_ratio(near['f1'])} ({near['reported_near_pairs']} pairs reported, "
+            f"{near['planted_positives']} planted)",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _ratio(value) -> str:
+    return value if isinstance(value, str) else f"{value:.3f}"

@@ -354,3 +354,27 @@ def perturb(data: bytes, u: np.ndarray, binary: bool) -> bytes:
                 else _ALNUM_CHARS[(_ALNUM_CHARS.index(new) + 1) % len(_ALNUM_CHARS)]
             )
     return bytes(out)
+
+
+def perturb_share(data: bytes, rate: float, seed: int, binary: bool) -> bytes:
+    """Change ``rate`` of the changeable bytes (letters and digits; any non-NUL byte of a
+    binary file), at least one, at distinct positions chosen by ``seed``."""
+    arr = np.frombuffer(data, dtype=np.uint8).copy()
+    cand = np.flatnonzero(arr != 0) if binary else np.flatnonzero(_ALNUM[arr])
+    if len(cand) == 0:
+        arr[0] ^= 1 if arr[0] != 1 else 2
+        return arr.tobytes()
+    rng = np.random.Generator(np.random.PCG64(seed))
+    m = min(len(cand), max(1, int(round(rate * len(cand)))))
+    pos = rng.choice(cand, size=m, replace=False)
+    old = arr[pos]
+    if binary:
+        new = (1 + rng.integers(0, 255, size=m)).astype(np.uint8)
+        new = np.where(new == old, new % 255 + 1, new).astype(np.uint8)
+    else:
+        chars = np.frombuffer(_ALNUM_CHARS, dtype=np.uint8)
+        pick = rng.integers(0, len(chars), size=m)
+        pick = np.where(chars[pick] == old, (pick + 1) % len(chars), pick)
+        new = chars[pick]
+    arr[pos] = new
+    return arr.tobytes()

@@ -59,6 +59,17 @@ class Plan:
             arr[:] = arr[originals]
         self._lay_out_paths(int(settings["files_per_dir"]))
         self._wf = max(6, len(str(n - 1)))
+        self.edit_rate = None  # without near_duplicate_edit_rates: 1-4 bytes (perturb)
+        if settings.get("near_duplicate_edit_rates"):  # drawn last: earlier draws unchanged
+            self._plan_edit_rates(settings["near_duplicate_edit_rates"], rng)
+
+    def _plan_edit_rates(self, rates: list[float], rng: np.random.Generator) -> None:
+        """Each near copy's share of changed bytes (cycling through ``rates``) and seed."""
+        self.edit_rate = np.zeros(self.n, dtype=np.float64)
+        copies = np.flatnonzero(self.near_copy)
+        self.edit_rate[copies] = np.resize(np.asarray(rates, dtype=np.float64), len(copies))
+        self.edit_seed = rng.integers(0, 2**63, size=self.n)
+        self.planted["near_duplicate_edit_rates"] = [float(r) for r in rates]
 
     def _draw_files(self, s: dict, rng: np.random.Generator) -> None:
         """Per-file type, size, flags and where in its pool its content starts."""
@@ -144,7 +155,10 @@ class Plan:
             return b""
         j = int(self.orig[i]) if self.orig[i] >= 0 else i
         data = self._base(j, size)
-        if self.near_copy[i]:
+        if self.near_copy[i] and self.edit_rate is not None:
+            rate, seed = float(self.edit_rate[i]), int(self.edit_seed[i])
+            data = content.perturb_share(data, rate, seed, bool(self.binary[i]))
+        elif self.near_copy[i]:
             data = content.perturb(data, self.near_mods[i], bool(self.binary[i]))
         return data
 

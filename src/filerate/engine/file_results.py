@@ -24,6 +24,8 @@ class FileResults:
         self.words = np.zeros(n, dtype=np.int64)
         self.non_ascii = np.zeros(n, dtype=np.int64)
         self.type = np.zeros(n, dtype=np.int8)
+        self.entropy = np.zeros(n, dtype=np.float64)  # ``full`` only
+        self.signature: np.ndarray | None = None  # files x hashes, made by the first result
         self.errors: dict[int, FileError] = {}  # manifest row -> error
 
     def place(self, res: TaskResult) -> None:
@@ -37,8 +39,16 @@ class FileResults:
             self.words[lo:hi] = res.words
             self.non_ascii[lo:hi] = res.non_ascii
             self.type[lo:hi] = res.type
+        if res.signature is not None:
+            self._place_full(res)
         for i, error in res.errors.items():
             self.errors[lo + i] = error
+
+    def _place_full(self, res: TaskResult) -> None:
+        if self.signature is None:
+            self.signature = np.zeros((len(self.status), res.signature.shape[1]), np.uint32)
+        self.entropy[res.start : res.stop] = res.entropy
+        self.signature[res.start : res.stop] = res.signature
 
     def fail(self, lo: int, hi: int, status: FileStatus, error: FileError) -> None:
         """Rows [lo, hi) got no result: record them all as ``error``."""
@@ -81,8 +91,24 @@ class FileResults:
             }
         )
         frame.loc[~ok, ["bytes", "xxh3"]] = None
-        self._add_analysis(frame, ok, level == "light")
+        self._add_analysis(frame, ok, level in ("light", "full"))
+        if level == "full":
+            self._add_full(frame, ok)
         return frame
+
+    def _add_full(self, frame: pd.DataFrame, ok: np.ndarray) -> None:
+        """The ``full`` columns: entropy (bits per byte) and the MinHash signature (the
+        hashes' uint32 values, little-endian, as bytes); null on errors."""
+        frame["entropy"] = pd.array(np.where(ok, self.entropy, np.nan), dtype="Float64")
+        frame.loc[~ok, "entropy"] = None
+        sig = self.signature
+        if sig is None:  # no batch came back
+            frame["minhash"] = None
+            return
+        raw = np.ascontiguousarray(sig.astype("<u4")).view(f"V{4 * sig.shape[1]}").ravel()
+        frame["minhash"] = pd.Series(
+            [bytes(v) if k else None for v, k in zip(raw, ok, strict=True)]
+        )
 
     def _add_analysis(self, frame: pd.DataFrame, ok: np.ndarray, light: bool) -> None:
         """The ``light`` columns: values where computed, null at ``minimal`` and on errors."""

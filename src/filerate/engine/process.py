@@ -41,8 +41,10 @@ from filerate.units import gib_to_bytes
 TEST_FAULT_ENV = "FILERATE_TEST_FAULT"
 #: what a phase directory holds; run.json (written last) means the rest is complete
 OUTPUTS = ("run.json", "files.parquet", "batches.parquet", "resources.parquet")
-#: written only with dask_report: true (engine.daskreport), removed with the outputs
-OPTIONAL_OUTPUTS = (daskreport.REPORT_NAME,)
+#: a ``full`` phase's duplicate pairs and groups (engine/dedup), removed with the outputs
+DUPLICATES = "duplicates.parquet"
+#: written only with dask_report: true (engine.daskreport) or at ``full``
+OPTIONAL_OUTPUTS = (daskreport.REPORT_NAME, DUPLICATES)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -167,6 +169,7 @@ def run_phase(
                 deadline=deadline,
                 out=out,
             )
+            dedup = _find_duplicates(info.client, done.last, manifest, settings, data_dir, out)
         finally:
             info.close()
     if not done.records:  # nothing ran: cannot happen unless total is 0 (the schema forbids it)
@@ -191,6 +194,7 @@ def run_phase(
         "test_fault": spec_base.get("_test_fault"),
         "dask_report": dask_report,
         "slurm": slurm.allocation(),  # the Slurm job this step ran in, if any
+        **({"dedup": dedup} if dedup else {}),
         "started_at": started_at,
         "finished_at": time.time(),
     }
@@ -255,6 +259,19 @@ def _dask_report(ctx: repeats.RepeatContext, done: repeats.PhaseRepeats, out: Pa
     return rec
 
 
+def _find_duplicates(client, results, manifest, settings: dict, data_dir: str, out: Path):
+    """``full`` only, after the timing: writes duplicates.parquet (before run.json) and
+    returns run.json ``dedup``; None below ``full``."""
+    if settings["analysis"] != "full" or results.signature is None:
+        return None
+    from filerate.dedup.find import find_duplicates
+
+    frame, record = find_duplicates(client, results, manifest, settings["minhash"], data_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic.write_parquet(out / DUPLICATES, frame)
+    return record
+
+
 def _task_spec(settings: dict, manifest_path: str, data_dir: str) -> dict:
     """What every task of the phase is told (the row range and device are added later)."""
     spec = {
@@ -265,6 +282,8 @@ def _task_spec(settings: dict, manifest_path: str, data_dir: str) -> dict:
         "max_file_bytes": settings["max_file_bytes"],
         "gpu_budget_bytes": gib_to_bytes(settings["gpu_memory_per_worker_gb"]),
     }
+    if settings["analysis"] == "full":
+        spec["minhash"] = settings["minhash"]
     fault = injected_fault(settings)
     if fault:
         spec["_test_fault"] = fault

@@ -124,7 +124,8 @@ EXTRA_TIME_COMPONENTS = ("setup_s",)
 class TaskResult:
     """What one task returns: per-file arrays for rows [start, stop) of the manifest.
 
-    The analysis arrays (lines, words, non_ascii, type) are None at ``minimal``;
+    The analysis arrays (lines, words, non_ascii, type) are None at ``minimal``, entropy
+    and signature are None below ``full``;
     ``errors`` maps a file's index in the batch to its error (failed files only).
     """
 
@@ -137,6 +138,8 @@ class TaskResult:
     words: Any = None
     non_ascii: Any = None
     type: Any = None  # np.ndarray int8 of reference.TYPES codes
+    entropy: Any = None  # np.ndarray float64, bits per byte (``full`` only)
+    signature: Any = None  # np.ndarray uint32 (files x hashes): MinHash (``full`` only)
     errors: dict[int, FileError] = field(default_factory=dict)
     timing: TaskTiming = field(default_factory=TaskTiming)
     worker: str = "local"

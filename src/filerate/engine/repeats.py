@@ -137,9 +137,7 @@ def _submit(ctx: RepeatContext, r: int, token: str) -> _Submitted:
     if ctx.placement is not None:  # per-worker staging: each batch only where its files are
         futures = ctx.placement.map(ctx.client, tasks.analyse_batch, specs, keys, retries)
     else:
-        futures = ctx.client.map(
-            tasks.analyse_batch, specs, key=keys, pure=False, retries=retries
-        )
+        futures = ctx.client.map(tasks.analyse_batch, specs, key=keys, pure=False, retries=retries)
     meta = {
         k: (b, lo, hi, submitted)
         for b, (k, (lo, hi)) in enumerate(zip(keys, ctx.batches, strict=True))

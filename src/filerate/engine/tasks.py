@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from filerate.engine import batchio, buffers
+from filerate.engine import batchio, buffers, fullscan
 from filerate.engine.records import (
     READER_ERROR_KIND,
     ErrorKind,
@@ -111,7 +111,8 @@ def analyse_batch(spec: dict) -> TaskResult:
     skip = sizes > spec["max_file_bytes"]
     offsets, nbytes = batchio.slot_layout(sizes, skip)
     use_gpu = spec["device"] == "gpu"
-    light = spec["analysis"] == "light"
+    full = spec["analysis"] == "full"
+    light = spec["analysis"] in ("light", "full")  # full is everything in light, and more
     dirfd = os.open(spec["data_dir"], os.O_RDONLY | os.O_DIRECTORY)
     try:
         with _pool(use_gpu).borrow(nbytes) as buf:
@@ -120,7 +121,9 @@ def analyse_batch(spec: dict) -> TaskResult:
             res = batchio.read_batch(dirfd, table, start, stop, buf, offsets, skip, count_on_cpu)
             p2 = time.perf_counter()
             timing = TaskTiming()
-            if use_gpu and light:  # minimal analysis needs no device work
+            if full:
+                extra, timing = _full_analysis(spec, res, buf, offsets, sizes, use_gpu)
+            elif use_gpu and light:  # minimal analysis needs no device work
                 timing = _count_on_gpu(res, buf, offsets, sizes, spec["gpu_budget_bytes"])
             p3 = time.perf_counter()
         errors = _file_errors(dirfd, table, start, res, spec["max_file_bytes"])
@@ -130,6 +133,8 @@ def analyse_batch(spec: dict) -> TaskResult:
     if light:
         out.lines, out.words, out.non_ascii = (c.astype(np.int64) for c in res.counts[:3])
         out.type = res.types
+    if full:
+        out.entropy, out.signature = extra
     p4 = time.perf_counter()
     out.timing = _timing(res.spent_ns, timing, p0, p1, p2, p3, p4)
     out.device = f"gpu:{_gpu_id()}" if use_gpu else "cpu"
@@ -149,6 +154,25 @@ def _count_on_gpu(res, buf, offsets, sizes, budget: int) -> TaskTiming:
     res.counts, timing = gpu_mod.count_batch(buf, offsets, lengths, budget)
     res.types = np.where(res.counts[3] > 0, batchio.BINARY_TYPE, res.types).astype(np.int8)
     return timing
+
+
+def _full_analysis(spec, res, buf, offsets, sizes, use_gpu: bool):
+    """``full`` analysis of the files read ok: ((entropy, signatures), device timing).
+
+    On the GPU one copy of each chunk serves the counts, histograms and signatures."""
+    lengths = np.where(res.status == FileStatus.OK, sizes, 0)
+    params = spec["minhash"]
+    if use_gpu:
+        from filerate.engine import gpu_full
+
+        res.counts, full, timing = gpu_full.full_batch(
+            buf, offsets, lengths, params, spec["gpu_budget_bytes"]
+        )
+        res.types = np.where(res.counts[3] > 0, batchio.BINARY_TYPE, res.types).astype(np.int8)
+    else:
+        full = fullscan.full_batch(buf, offsets, lengths, params["shingle_bytes"], params["hashes"])
+        timing = TaskTiming(analyse_s=float(full.spent_ns.sum()) / 1e9)
+    return (fullscan.entropy(full.hist), full.sig), timing
 
 
 def _timing(spent_ns, device: TaskTiming, p0, p1, p2, p3, p4) -> TaskTiming:
@@ -187,7 +211,10 @@ def warm_worker(device: str, manifest: str | None = None) -> dict:
     """Prepare a worker process before timing: compile the kernels and load the
     manifest's path table (once per process), so no timed repeat pays for either on a
     worker that the warm-up repeat happened not to use. Returns the seconds each took."""
-    out = {"cpu_kernels_s": batchio.warm_up()}
+    t0 = time.perf_counter()
+    batchio.warm_up()
+    fullscan.warm_up()
+    out = {"cpu_kernels_s": time.perf_counter() - t0}
     if manifest:
         t0 = time.perf_counter()
         batchio.file_table(manifest)

@@ -36,7 +36,7 @@ GLOSSARY = {
     "corpus": "corpus name",
     "corpus_files": "files in the corpus",
     "corpus_mb": "corpus size, MB",
-    "analysis": "analysis level: `minimal` or `light`",
+    "analysis": "analysis level: `minimal`, `light` or `full`",
     "staged": "`true` if the corpus was read from the RAM-disk copy, `false` if in place",
     "cpu_count": "CPUs the run could use",
     "processes": "Dask worker processes",
@@ -408,8 +408,7 @@ def to_markdown(frame: pd.DataFrame, unstable_cv_pct: float = 10.0) -> str:
         ]
     out += [
         "",
-        "Column definitions: docs/DATA.md (throughput.tsv) and README.md. "
-        "MB = 10^6 bytes.",
+        "Column definitions: docs/DATA.md (throughput.tsv) and README.md. MB = 10^6 bytes.",
         "",
     ]
     return "\n".join(out)
