@@ -1,0 +1,91 @@
+"""Storage figures across phases: cache state labels and the staging break-even.
+
+Break-even: staging costs ``S`` seconds once; each staged pass then takes ``R`` seconds
+where a cold in-place pass takes ``C``. After ``N`` passes the in-place reader has spent
+``N·C`` and the staging reader ``S + N·R``, so staging pays off from pass
+``N = S / (C − R)`` on, and never when ``R ≥ C``. Both sides must be measured on the same
+corpus, the in-place side from an evicted cache and the staging from an evicted source.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def break_even(staging_s: float, cold_pass_s: float, staged_pass_s: float) -> dict:
+    """Passes after which staging has paid for itself (``passes``), or never (None)."""
+    saving = cold_pass_s - staged_pass_s
+    out = {
+        "staging_s": staging_s,
+        "cold_pass_s": cold_pass_s,
+        "staged_pass_s": staged_pass_s,
+        "saving_per_pass_s": saving,
+    }
+    if saving <= 0:
+        out.update(passes=None, exact=None, verdict="never")
+        return out
+    exact = staging_s / saving
+    out.update(passes=max(1, math.ceil(exact)), exact=exact, verdict="pays off")
+    return out
+
+
+def cache_label(run: dict) -> str:
+    """warm, cold, "not cold" (asked for cold, a repeat was not), or ramdisk (staged)."""
+    settings = run.get("settings", {})
+    staged = run.get("corpus", {}).get("staged")
+    if settings.get("cache", "warm") != "cold":
+        return "warm"
+    if staged:
+        src = (run.get("staging") or {}).get("source_cache") or {}
+        return "ramdisk (source cold)" if src.get("cold") else "ramdisk (source not cold)"
+    timed = [r for r in run.get("repeats", []) if not r.get("warmup")]
+    if timed and all((r.get("cache") or {}).get("cold") for r in timed):
+        return "cold"
+    return "not cold"
+
+
+def _wall(run: dict) -> float:
+    return float(run["summary"]["wall_s_median"])
+
+
+def _staging_s(run: dict) -> float | None:
+    staging = run.get("staging") or {}
+    return staging.get("seconds") if staging.get("staged") else None
+
+
+def break_evens(runs: list[dict]) -> list[dict]:
+    """One break-even per staged phase whose source was evicted before the copy, against
+    the cold in-place phase of the same corpus (same analysis level preferred)."""
+    cold = [r for r in runs if cache_label(r) == "cold"]
+    out = []
+    for staged in runs:
+        if cache_label(staged) != "ramdisk (source cold)" or _staging_s(staged) is None:
+            continue
+        same = [c for c in cold if c["corpus"]["name"] == staged["corpus"]["name"]]
+        if not same:
+            continue
+        level = staged["settings"].get("analysis")
+        same.sort(key=lambda c: c["settings"].get("analysis") != level)
+        ref = same[0]
+        rec = break_even(_staging_s(staged), _wall(ref), _wall(staged))
+        rec.update(staged_phase=staged["phase"], in_place_phase=ref["phase"])
+        rec["corpus"] = staged["corpus"]["name"]
+        rec["files"] = staged["corpus"]["files"]
+        out.append(rec)
+    return out
+
+
+def headline(rec: dict) -> str:
+    """One sentence for the top of the reports."""
+    base = (
+        f"staging {rec['files']:,} files from cold storage took {rec['staging_s']:.2f} s; "
+        f"a staged pass takes {rec['staged_pass_s']:.2f} s against "
+        f"{rec['cold_pass_s']:.2f} s cold in place ({rec['staged_phase']} vs "
+        f"{rec['in_place_phase']})"
+    )
+    if rec["passes"] is None:
+        return f"The RAM disk does not help on this machine: {base}, so it never pays off."
+    return (
+        f"The RAM disk pays off from pass {rec['passes']} on "
+        f"(break-even {rec['exact']:.1f} passes, if every in-place pass is cold): {base}."
+    )
