@@ -53,4 +53,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"filerate {args.step}: interrupted", file=sys.stderr)
         return 130
-

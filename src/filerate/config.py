@@ -78,17 +78,22 @@ def validate(config: dict, cpu_count: int | None = None) -> dict:
     """Return a validated copy of ``config`` with every default filled in."""
     if not isinstance(config, dict):
         raise ConfigError(f"config: top level must be a mapping, got {type(config).__name__}")
-    config = copy.deepcopy(config)
+    from filerate import usertree
+
+    try:
+        config = usertree.expand(copy.deepcopy(config))
+    except usertree.TreeError as exc:
+        raise ConfigError(str(exc)) from None
     errors = sorted(_Validator(schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
     for name, corpus in config["corpora"].items():
-        if corpus["source"] == "directory":
+        if corpus["source"] in ("directory", "tree"):
             path = corpus.get("path")
             if not path:
                 raise ConfigError(
                     f"config: corpora.{name}.path is missing: "
-                    "source 'directory' needs the tree to sample from"
+                    f"source {corpus['source']!r} needs the tree to read"
                 )
             if not Path(path).is_dir():
                 raise ConfigError(
