@@ -154,3 +154,15 @@ def test_storage_verdict_rule():
     assert not disk.storage_verdict({**busy, "disk_busy_pct": 10})["storage_limited"]
     assert disk.storage_verdict({"cpu_pct": 10}) is None
     assert disk.storage_verdict({"cpu_pct": 10, "disk_busy_pct": float("nan")}) is None
+
+
+def test_sampler_records_the_block_device_and_iowait(tmp_path):
+    from filerate.engine import monitor
+
+    dev = disk.block_device(tmp_path)
+    if dev is None:
+        pytest.skip(f"{tmp_path} is not on a block device")
+    sampler = monitor.Sampler(None, device=dev)
+    row = sampler.sample()
+    for key in ("iowait_pct", "disk_reads_per_s", "disk_read_mb_per_s", "disk_busy_pct"):
+        assert key in row and row[key] >= 0
