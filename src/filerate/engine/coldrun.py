@@ -1,0 +1,99 @@
+"""What a phase does around its timed repeats for the page cache and real trees.
+
+- :func:`before_repeat`: a cold phase evicts the corpus before each timed repeat (outside
+  the timed window) and verifies it; a warm phase only measures residency. The record is
+  kept per repeat in run.json (``cache``).
+- :func:`phase_listing`: the directory walk of an in-place corpus, timed warm (and cold
+  where drop_caches is permitted), once per phase before the cluster starts.
+- :func:`reclassify_changed`: after a repeat, files of a real tree whose content differed
+  from the reference pass and whose identity changed since become per-file errors
+  ("changed since reference pass"), never wrong numbers.
+- :func:`summary`: the phase's cache state for run.json's summary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from filerate import listing
+from filerate.corpus import tree
+from filerate.engine import cache
+
+CHANGED = 8  # per-file status: changed since the reference pass (1-7: batchio, process)
+
+
+def before_repeat(settings: dict, data_dir: str, table, staged: bool, warmup: bool) -> dict | None:
+    """Evict (cold, in place, timed repeat) or just measure residency; None for warm-up."""
+    if warmup:
+        return None
+    sample = settings.get("cache_sample_files", cache.MIN_SAMPLE)
+    if settings.get("cache", "warm") == "cold" and not staged:
+        return cache.evict(data_dir, table, settings.get("eviction", "fadvise"), sample)
+    rec = cache.state(data_dir, table, sample)
+    if staged and settings.get("cache") == "cold":
+        rec["note"] = (
+            "staged: the repeats read the RAM disk; the source was evicted before the copy"
+        )
+    return rec
+
+
+def phase_listing(settings: dict, data_dir: str, staged: bool) -> dict:
+    """Timed listing of the directory the repeats read."""
+    cold = settings.get("cache") == "cold" and not staged
+    return listing.measure(data_dir, cold=cold, eviction=settings.get("eviction", "fadvise"))
+
+
+def truth_hashes(manifest: pd.DataFrame) -> np.ndarray | None:
+    """The manifest's xxh3 as uint64 (0 where it has none); None without identity columns."""
+    if "mtime_ns" not in manifest or "xxh3" not in manifest:
+        return None
+    hexes = manifest["xxh3"].fillna("0").to_numpy(dtype=str)
+    return np.array([int(h, 16) for h in hexes], dtype=np.uint64)
+
+
+def reclassify_changed(arrays: dict, manifest: pd.DataFrame, truth, data_dir: str) -> int:
+    """Mark ok files whose size or hash differ from the reference pass and whose identity
+    changed as errors (status :data:`CHANGED`); returns how many."""
+    if truth is None:
+        return 0
+    ok = arrays["status"] == 0
+    differs = ok & ((arrays["hash"] != truth) | (arrays["bytes"] != manifest["bytes"].to_numpy()))
+    rows = np.flatnonzero(differs)
+    if not len(rows):
+        return 0
+    changed = tree.changed_rows(manifest, data_dir, rows)
+    for i, reason in changed.items():
+        arrays["status"][i] = CHANGED
+        arrays["reasons"][i] = reason
+    return len(changed)
+
+
+def summary(settings: dict, repeats: list[dict], staged: bool) -> dict:
+    """cache: warm | cold | not cold | ramdisk, with the resident shares of the repeats."""
+    timed = [r for r in repeats if not r["warmup"] and r.get("cache")]
+    shares = [r["cache"]["resident_share"] for r in timed]
+    wanted = settings.get("cache", "warm")
+    if staged:
+        state = "ramdisk"
+    elif wanted == "cold":
+        state = "cold" if timed and all(r["cache"]["cold"] for r in timed) else "not cold"
+    else:
+        state = "warm"
+    methods = sorted({r["cache"]["method"] for r in timed if r["cache"].get("method")})
+    notes = sorted({r["cache"]["note"] for r in timed if r["cache"].get("note")})
+    return {
+        "requested": wanted,
+        "state": state,
+        "methods": methods,
+        "resident_share_max": max(shares) if shares else None,
+        "resident_share_min": min(shares) if shares else None,
+        "notes": notes,
+    }
+
+
+def evict_source(manifest: str, source: str, method: str, sample: int = cache.MIN_SAMPLE) -> dict:
+    """Evict a corpus before it is staged, so the copy starts from cold storage."""
+    from filerate.engine import batchio
+
+    return cache.evict(source, batchio.FileTable.from_manifest(manifest), method, sample)

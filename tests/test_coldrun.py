@@ -1,0 +1,76 @@
+"""Around the timed repeats: eviction per repeat, residency of warm and staged repeats,
+files of a real tree that changed since the reference pass (filerate.engine.coldrun)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from filerate.corpus import tree
+from filerate.engine import batchio, coldrun, disk
+
+
+@pytest.fixture
+def disk_tree(tmp_path):
+    if disk.mount_of(tmp_path).in_memory:
+        pytest.skip("tmp_path is on a memory filesystem")
+    root = tmp_path / "tree"
+    (root / "d").mkdir(parents=True)
+    for i in range(20):
+        (root / "d" / f"f{i}.txt").write_bytes(os.urandom(20000))
+    tree.reference_pass(root, tmp_path / "ref", processes=1)
+    return root, tmp_path / "ref" / "manifest.parquet"
+
+
+def test_cold_repeat_is_evicted_and_warm_repeat_is_measured(disk_tree):
+    root, manifest = disk_tree
+    table = batchio.FileTable.from_manifest(str(manifest))
+    assert coldrun.before_repeat({"cache": "cold"}, str(root), table, False, True) is None
+    cold = coldrun.before_repeat({"cache": "cold"}, str(root), table, False, False)
+    assert cold["cold"] and cold["resident_share"] == 0.0 and cold["method"] == "fadvise"
+    warm = coldrun.before_repeat({"cache": "warm"}, str(root), table, False, False)
+    assert warm["method"] is None and warm["cold"] is False
+    staged = coldrun.before_repeat({"cache": "cold"}, str(root), table, True, False)
+    assert staged["method"] is None and "staged" in staged["note"]
+    src = coldrun.evict_source(str(manifest), str(root), "fadvise")
+    assert src["cold"]
+
+
+def test_summary_states():
+    rep = [
+        {"warmup": True, "cache": None},
+        {
+            "warmup": False,
+            "cache": {"cold": True, "resident_share": 0.0, "method": "fadvise", "note": "n"},
+        },
+    ]
+    assert coldrun.summary({"cache": "cold"}, rep, False)["state"] == "cold"
+    rep[1]["cache"]["cold"] = False
+    assert coldrun.summary({"cache": "cold"}, rep, False)["state"] == "not cold"
+    assert coldrun.summary({"cache": "cold"}, rep, True)["state"] == "ramdisk"
+    assert coldrun.summary({}, rep, False)["state"] == "warm"
+
+
+def test_a_file_changed_after_the_reference_pass_becomes_an_error(disk_tree):
+    root, manifest_path = disk_tree
+    manifest = pd.read_parquet(manifest_path)
+    truth = coldrun.truth_hashes(manifest)
+    n = len(manifest)
+    arrays = {
+        "status": np.zeros(n, dtype=np.int8),
+        "bytes": manifest["bytes"].to_numpy().copy(),
+        "hash": truth.copy(),
+        "reasons": {},
+    }
+    # row 3 read different content: its file was rewritten (same size) since the pass
+    (root / os.fsdecode(manifest["path_raw"][3])).write_bytes(os.urandom(20000))
+    arrays["hash"][3] ^= np.uint64(1)
+    # row 5 read different content but its file is untouched: stays ok (validate judges it)
+    arrays["hash"][5] ^= np.uint64(1)
+    assert coldrun.reclassify_changed(arrays, manifest, truth, str(root)) == 1
+    assert arrays["status"][3] == coldrun.CHANGED and arrays["status"][5] == 0
+    assert arrays["reasons"][3].startswith("changed since reference pass")
+    assert coldrun.truth_hashes(manifest.drop(columns=["mtime_ns"])) is None
