@@ -83,3 +83,31 @@ def test_break_evens_pair_staged_with_cold_in_place():
     assert "does not help" in storage.headline(never[0])
     # a "not cold" in-place phase gives no break-even
     assert storage.break_evens([_run("c", "cold", cold=(False,)), runs[2]]) == []
+
+
+def test_section_says_not_cold_and_names_a_storage_limit():
+    import pandas as pd
+
+    cold = _run("cold", "cold", cold=(True, False), wall=1.0)
+    cold["repeats"][1].update(start=10.0, stop=11.0)
+    cold["repeats"][2].update(start=12.0, stop=13.0)
+    cold["summary"].update(
+        files_per_s_median=100.0,
+        cache={"methods": ["fadvise"], "resident_share_max": 0.5, "notes": ["not cold: x"]},
+    )
+    cold["listing"] = {"warm": {"seconds": 0.01}, "cold": None}
+    cold["cluster"] = {"total_threads": 2}
+    res = pd.DataFrame(
+        {
+            "t": [10.5, 12.5, 20.0],
+            "cpu_pct": [10.0, 12.0, 99.0],
+            "disk_busy_pct": [95.0, 90.0, 0.0],
+            "iowait_pct": [80.0, 70.0, 0.0],
+        }
+    )
+    text = "\n".join(storage.section([cold], {"cold": res}))
+    assert "| cold | not cold | fadvise | 50.0% | 100 | 0.010 | - | - |" in text
+    assert "No staging break-even" in text
+    assert "- not cold: x" in text
+    assert "**cold: limited by the storage device**" in text and "workers: 16" in text
+    assert storage.timed_window(cold, res)["samples"] == 2

@@ -89,3 +89,94 @@ def headline(rec: dict) -> str:
         f"The RAM disk pays off from pass {rec['passes']} on "
         f"(break-even {rec['exact']:.1f} passes, if every in-place pass is cold): {base}."
     )
+
+
+def timed_window(run: dict, resources) -> dict:
+    """Medians of the resource samples taken during the timed repeats (not warm-up)."""
+    if resources is None or not len(resources) or "t" not in resources:
+        return {}
+    timed = [r for r in run.get("repeats", []) if not r.get("warmup")]
+    mask = resources["t"] < 0  # all False
+    for r in timed:
+        mask |= (resources["t"] >= r["start"]) & (resources["t"] <= r["stop"])
+    window = resources[mask]
+    out = {}
+    for col in (
+        "cpu_pct",
+        "iowait_pct",
+        "disk_busy_pct",
+        "disk_queue",
+        "disk_reads_per_s",
+        "disk_read_mb_per_s",
+    ):
+        if col in window and window[col].notna().any():
+            out[col] = float(window[col].median())
+    out["threads"] = (run.get("cluster") or {}).get("total_threads") or (
+        (run.get("settings") or {}).get("resolved") or {}
+    ).get("total_threads")
+    out["samples"] = int(mask.sum())
+    return out
+
+
+def device_verdict(run: dict, resources) -> dict | None:
+    """The storage rule on a phase's timed window (None without disk samples)."""
+    from filerate.engine.disk import storage_verdict
+
+    window = timed_window(run, resources)
+    if not window.get("samples"):
+        return None
+    return storage_verdict(window)
+
+
+def listing_cells(run: dict) -> tuple[str, str, str]:
+    """Warm and cold listing seconds, and files/s with the listing included."""
+    lst = run.get("listing") or {}
+    warm = (lst.get("warm") or {}).get("seconds")
+    cold = (lst.get("cold") or {}).get("seconds")
+    incl = (run.get("summary") or {}).get("files_per_s_with_listing_median")
+    fmt = lambda v, f: f.format(v) if v is not None else "-"  # noqa: E731
+    return fmt(warm, "{:.3f}"), fmt(cold, "{:.3f}"), fmt(incl, "{:,.0f}")
+
+
+def section(runs: list[dict], resources: dict | None = None) -> list[str]:
+    """Markdown: the break-even headline(s), cache state and listing per phase, and the
+    storage-device verdict of each in-place phase."""
+    resources = resources or {}
+    lines = ["## Storage: cache state, listing and the RAM disk", ""]
+    evens = break_evens(runs)
+    if evens:
+        lines += [f"- {headline(rec)}" for rec in evens] + [""]
+    else:
+        lines += [
+            "- No staging break-even: it needs a cold in-place phase and a staged phase "
+            "(cache: cold) of the same corpus.",
+            "",
+        ]
+    lines += [
+        "| phase | cache | eviction | resident before repeats | files/s | listing warm s "
+        "| listing cold s | files/s incl. listing |",
+        "|---|---|---|--:|--:|--:|--:|--:|",
+    ]
+    for run in runs:
+        c = (run.get("summary") or {}).get("cache") or {}
+        share = c.get("resident_share_max")
+        warm, cold, incl = listing_cells(run)
+        lines.append(
+            f"| {run['phase']} | {cache_label(run)} | {', '.join(c.get('methods') or []) or '-'} "
+            f"| {'-' if share is None else f'{share:.1%}'} "
+            f"| {run['summary']['files_per_s_median']:,.0f} | {warm} | {cold} | {incl} |"
+        )
+    notes = sorted(
+        {n for r in runs for n in ((r.get("summary") or {}).get("cache") or {}).get("notes", [])}
+    )
+    lines += [""] + [f"- {n}" for n in notes]
+    for run in runs:
+        v = device_verdict(run, resources.get(run["phase"]))
+        if v and v["storage_limited"]:
+            lines.append(
+                f"- **{run['phase']}: limited by the storage device** ({v['evidence']}); "
+                f"next change: {v['next_change']}"
+            )
+        elif v:
+            lines.append(f"- {run['phase']}: storage device not the limit ({v['evidence']})")
+    return lines + [""]
