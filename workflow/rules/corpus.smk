@@ -1,12 +1,12 @@
 rule corpus:
-    wildcard_constraints:
-        corpus="|".join(MADE_CORPORA) or "(?!)",
     output:
         manifest="results/corpus/{corpus}/manifest.parquet",
         record="results/corpus/{corpus}/corpus.json",
         files=directory("results/corpus/{corpus}/files"),
     log:
         "logs/corpus/{corpus}.log",
+    wildcard_constraints:
+        corpus="|".join(MADE_CORPORA) or "(?!)",
     conda:
         CPU_ENV
     threads: 2
@@ -19,14 +19,14 @@ rule corpus:
 
 
 rule reference:
-    """A user's tree, read in place: one reference pass gives its ground truth."""
-    wildcard_constraints:
-        corpus="|".join(TREE_CORPORA) or "(?!)",
     output:
         manifest="results/corpus/{corpus}/manifest.parquet",
         record="results/corpus/{corpus}/corpus.json",
     log:
         "logs/corpus/{corpus}.log",
+    """A user's tree, read in place: one reference pass gives its ground truth."""
+    wildcard_constraints:
+        corpus="|".join(TREE_CORPORA) or "(?!)",
     conda:
         CPU_ENV
     threads: workflow.cores
