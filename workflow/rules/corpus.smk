@@ -18,13 +18,13 @@ rule corpus:
         "--processes {threads} --out results/corpus/{wildcards.corpus} > {log} 2>&1"
 
 
+# a user's tree, read in place: one reference pass gives its ground truth
 rule reference:
     output:
         manifest="results/corpus/{corpus}/manifest.parquet",
         record="results/corpus/{corpus}/corpus.json",
     log:
         "logs/corpus/{corpus}.log",
-    """A user's tree, read in place: one reference pass gives its ground truth."""
     wildcard_constraints:
         corpus="|".join(TREE_CORPORA) or "(?!)",
     conda:
