@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 import pandas as pd
 
@@ -97,3 +99,43 @@ def evict_source(manifest: str, source: str, method: str, sample: int = cache.MI
     from filerate.engine import batchio
 
     return cache.evict(source, batchio.FileTable.from_manifest(manifest), method, sample)
+
+
+def read_manifest(path: str) -> pd.DataFrame:
+    """The manifest columns a phase needs; a real tree's also has the truth hash and the
+    identity of each file at the reference pass (to tell a changed file from a bug)."""
+    import pyarrow.parquet as pq
+
+    have = set(pq.read_schema(path).names)
+    cols = ["path", "path_raw", "bytes"]
+    if "mtime_ns" in have:
+        cols += ["xxh3", "dev", "ino", "mtime_ns", "ctime_ns"]
+    return pd.read_parquet(path, columns=cols)
+
+
+def account_changed(rec: dict, arrays: dict, manifest, truth, data_dir: str) -> None:
+    """Files of a real tree changed since its reference pass become per-file errors."""
+    changed = reclassify_changed(arrays, manifest, truth, data_dir)
+    if changed:
+        rec["files_ok"] -= changed
+        rec["files_error"] += changed
+        rec["files_per_s"] = rec["files_ok"] / rec["wall_s"] if rec["wall_s"] > 0 else 0.0
+    rec["changed_files"] = changed
+
+
+def with_listing(rec: dict, listed: dict, settings: dict, staged: bool) -> None:
+    """The listing seconds matching this repeat's cache state, and the rate with them."""
+    cold = bool(rec.get("cache") and rec["cache"].get("cold"))
+    seconds = listing.seconds_for(listed, cold) if not rec["warmup"] else None
+    rec["listing_s"] = seconds
+    rec["files_per_s_with_listing"] = (
+        rec["files_ok"] / (rec["wall_s"] + seconds) if seconds is not None else None
+    )
+    if settings.get("listing_in_rate") and seconds is not None:
+        rec["files_per_s_without_listing"] = rec["files_per_s"]
+        rec["files_per_s"] = rec["files_per_s_with_listing"]
+
+
+def median_or_none(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
