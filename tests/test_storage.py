@@ -26,7 +26,9 @@ def test_measure_warm_and_cold_without_drop_caches(tmp_path):
     assert m["warm"]["files"] == 1
     assert m["cold"] is None and "dentries and inodes cached" in m["cold_note"]
     assert listing.seconds_for(m, cold=False) == m["warm"]["seconds"]
-    assert listing.seconds_for(m, cold=True) is None
+    # fadvise leaves the dentries cached: a cold repeat's walk costs the warm listing
+    assert listing.seconds_for(m, cold=True) == m["warm"]["seconds"]
+    assert listing.seconds_for(None, cold=True) is None
 
 
 def test_measure_cold_when_drop_caches_is_refused(tmp_path, monkeypatch):

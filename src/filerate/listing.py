@@ -82,8 +82,10 @@ def measure(root: str | os.PathLike, cold: bool = False, eviction: str = "fadvis
 
 
 def seconds_for(listing: dict | None, cold: bool) -> float | None:
-    """The listing seconds that match a repeat's cache state (cold falls back to None)."""
+    """The listing seconds that match a repeat's cache state. A cold repeat whose dentries
+    stayed cached (fadvise, or drop_caches refused) gets the warm listing: that is what a
+    walk would cost it."""
     if not listing:
         return None
-    part = listing.get("cold") if cold else listing.get("warm")
+    part = listing.get("cold") if cold and listing.get("cold") else listing.get("warm")
     return part["seconds"] if part else None
