@@ -140,7 +140,8 @@ def markdown(res: dict) -> str:
         lines.append(f"| {t} | {c:,.0f} | {f:,.0f} | {f / c:.2f} |")
     lines += ["", "| staging from cold | seconds | files/s |", "|---|--:|--:|"]
     for name, r in res["staging"].items():
-        lines.append(f"| {name} | {r['seconds']:.2f} | {r['files_per_s']:,.0f} |")
+        cell = name.replace("|", "\\|")
+        lines.append(f"| {cell} | {r['seconds']:.2f} | {r['files_per_s']:,.0f} |")
     return "\n".join(lines) + "\n"
 
 
