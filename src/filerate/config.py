@@ -197,7 +197,9 @@ def phases(config: dict, cpu_count: int | None = None) -> dict[str, dict]:
         out[name] = {**copy.deepcopy(phase), "name": name, "ablation": None}
     if config.get("ablation"):
         names = list(config["phases"])
-        base_name, later = names[0], names[1:]
+        # the plan's phases (warm) give the knob values; cold storage phases do not
+        base_name = names[0]
+        later = [n for n in names[1:] if config["phases"][n].get("cache", "warm") == "warm"]
         base = config["phases"][base_name]
         for knob in ABLATION_KNOBS:
             seen = set()
@@ -219,6 +221,42 @@ def phases(config: dict, cpu_count: int | None = None) -> dict[str, dict]:
                         "value_of": other,
                     },
                 }
+    if config.get("ablation") and config.get("ablation_cold"):
+        out.update(_cold_twins(out, next(iter(config["phases"]))))
     for settings in out.values():
         settings["resolved"] = resolve_workers(settings, cpus)
     return out
+
+
+def _cold_twins(phases: dict[str, dict], base_name: str) -> dict[str, dict]:
+    """The ablation again with the page cache evicted before every timed repeat: the
+    baseline cold (``ablate-cache``) and a ``-cold`` twin of each variant, whose base is
+    the cold baseline, so each prediction is tested warm and cold side by side."""
+    base = phases[base_name]
+    cold_base = f"ablate-cache-{base_name}"
+    out = {
+        cold_base: {
+            **copy.deepcopy(base),
+            "cache": "cold",
+            "name": cold_base,
+            "ablation": {
+                "base": base_name,
+                "knob": "cache",
+                "from": base.get("cache", "warm"),
+                "to": "cold",
+                "value_of": None,
+            },
+        }
+    }
+    for name, phase in phases.items():
+        if not phase.get("ablation"):
+            continue
+        twin = f"{name}-cold"
+        out[twin] = {
+            **copy.deepcopy(phase),
+            "cache": "cold",
+            "name": twin,
+            "ablation": {**phase["ablation"], "base": cold_base},
+        }
+    return out
+
