@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from filerate import config as cfg
-from filerate.corpus import synthetic as corpus
+from filerate import corpus
 from filerate.engine import batchio, cache, disk
 
 HERE = Path(__file__).resolve().parent

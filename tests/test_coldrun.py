@@ -11,6 +11,8 @@ import pytest
 
 from filerate.corpus import tree
 from filerate.engine import batchio, coldrun, disk
+from filerate.engine.file_results import FileResults
+from filerate.engine.records import ErrorKind, FileStatus
 
 
 @pytest.fixture
@@ -58,19 +60,17 @@ def test_a_file_changed_after_the_reference_pass_becomes_an_error(disk_tree):
     root, manifest_path = disk_tree
     manifest = pd.read_parquet(manifest_path)
     truth = coldrun.truth_hashes(manifest)
-    n = len(manifest)
-    arrays = {
-        "status": np.zeros(n, dtype=np.int8),
-        "bytes": manifest["bytes"].to_numpy().copy(),
-        "hash": truth.copy(),
-        "reasons": {},
-    }
+    results = FileResults(len(manifest))
+    results.status[:] = FileStatus.OK
+    results.bytes[:] = manifest["bytes"].to_numpy()
+    results.hash[:] = truth
     # row 3 read different content: its file was rewritten (same size) since the pass
     (root / os.fsdecode(manifest["path_raw"][3])).write_bytes(os.urandom(20000))
-    arrays["hash"][3] ^= np.uint64(1)
+    results.hash[3] ^= np.uint64(1)
     # row 5 read different content but its file is untouched: stays ok (validate judges it)
-    arrays["hash"][5] ^= np.uint64(1)
-    assert coldrun.reclassify_changed(arrays, manifest, truth, str(root)) == 1
-    assert arrays["status"][3] == coldrun.CHANGED and arrays["status"][5] == 0
-    assert arrays["reasons"][3].startswith("changed since reference pass")
+    results.hash[5] ^= np.uint64(1)
+    assert coldrun.reclassify_changed(results, manifest, truth, str(root)) == 1
+    assert results.status[3] == FileStatus.CHANGED and results.status[5] == FileStatus.OK
+    assert results.errors[3].kind == ErrorKind.CHANGED
+    assert results.errors[3].message.startswith("changed since reference pass: ")
     assert coldrun.truth_hashes(manifest.drop(columns=["mtime_ns"])) is None

@@ -78,27 +78,11 @@ def validate(config: dict, cpu_count: int | None = None) -> dict:
     """Return a validated copy of ``config`` with every default filled in."""
     if not isinstance(config, dict):
         raise ConfigError(f"config: top level must be a mapping, got {type(config).__name__}")
-    from filerate import usertree
-
-    try:
-        config = usertree.expand(copy.deepcopy(config))
-    except usertree.TreeError as exc:
-        raise ConfigError(str(exc)) from None
+    config = _expand_tree(copy.deepcopy(config))
     errors = sorted(_Validator(schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
-    for name, corpus in config["corpora"].items():
-        if corpus["source"] in ("directory", "tree"):
-            path = corpus.get("path")
-            if not path:
-                raise ConfigError(
-                    f"config: corpora.{name}.path is missing: "
-                    f"source {corpus['source']!r} needs the tree to read"
-                )
-            if not Path(path).is_dir():
-                raise ConfigError(
-                    f"config: corpora.{name}.path = {path!r}: must be an existing directory"
-                )
+    _check_corpora(config)
     cpus = cpu_count or usable_cpus()
     for name, phase in config["phases"].items():
         if not _safe_name(name):
@@ -131,12 +115,38 @@ def validate(config: dict, cpu_count: int | None = None) -> dict:
                 f"config: phases.{name}.workers = {phase['workers']!r}: "
                 f"gives {workers} with cpu_count={cpus}; must be >= 1"
             )
-    for name in config["corpora"]:
+    return config
+
+
+def _expand_tree(config: dict) -> dict:
+    """``tree: DIR`` replaces the corpora and phases with the tree's (filerate.usertree)."""
+    from filerate import usertree
+
+    try:
+        return usertree.expand(config)
+    except usertree.TreeError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _check_corpora(config: dict) -> None:
+    """Names a path can hold, and an existing tree for the sources that read one."""
+    for name, corpus in config["corpora"].items():
         if not _safe_name(name):
             raise ConfigError(
                 f"config: corpora.{name!r}: corpus names may use letters, digits, '-' and '_' only"
             )
-    return config
+        if corpus["source"] not in ("directory", "tree"):
+            continue
+        path = corpus.get("path")
+        if not path:
+            raise ConfigError(
+                f"config: corpora.{name}.path is missing: "
+                f"source {corpus['source']!r} needs the tree to read"
+            )
+        if not Path(path).is_dir():
+            raise ConfigError(
+                f"config: corpora.{name}.path = {path!r}: must be an existing directory"
+            )
 
 
 def _safe_name(name: str) -> bool:
@@ -259,4 +269,3 @@ def _cold_twins(phases: dict[str, dict], base_name: str) -> dict[str, dict]:
             "ablation": {**phase["ablation"], "base": cold_base},
         }
     return out
-

@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 
 from filerate import atomic, reference
-from filerate.corpus import synthetic
+from filerate.corpus import manifest as truth_rows
 from filerate.errors import UserError
+from filerate.openflags import READ_FLAGS
 
 IDENTITY = ("dev", "ino", "mtime_ns", "ctime_ns")
 CHUNK = 2000
-READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 #: files larger than this get no reference content (the readers record "too large")
 DEFAULT_MAX_BYTES = 268435456
 
@@ -88,7 +88,7 @@ def _read(root: bytes, rel: bytes, max_bytes: int) -> tuple[bytes | None, os.sta
 
 
 def _row(root: bytes, rel: bytes, max_bytes: int) -> dict:
-    row = {"path": synthetic.display_path(rel), "path_raw": rel}
+    row = {"path": truth_rows.display_path(rel), "path_raw": rel}
     try:
         data, st, problem = _read(root, rel, max_bytes)
     except OSError as exc:
@@ -115,7 +115,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     frame["binary"] = frame["binary"].fillna(False).astype(bool) if "binary" in frame else False
     frame["dup_group"] = -1
     frame["near_dup_group"] = -1
-    cols = [*synthetic.MANIFEST_COLUMNS, *IDENTITY, "reference_error"]
+    cols = [*truth_rows.MANIFEST_COLUMNS, *IDENTITY, "reference_error"]
     return frame[cols].sort_values("path_raw", kind="stable").reset_index(drop=True)
 
 
@@ -168,7 +168,7 @@ def _record(root, frame, skipped, seconds, walk_s, processes) -> dict:
         "files_per_s": round(len(frame) / seconds, 1) if seconds else 0.0,
         "mb_per_s": round(total / 1e6 / seconds, 2) if seconds else 0.0,
         "processes": processes,
-        "manifest_digest": synthetic.manifest_digest(frame.fillna({"xxh3": ""})),
+        "manifest_digest": truth_rows.manifest_digest(frame.fillna({"xxh3": ""})),
         "types": {k: int(v) for k, v in frame["type"].value_counts().sort_index().items()},
         "binary_files": int(frame["binary"].sum()),
         "reference_errors": int(errors.sum()),
@@ -181,7 +181,7 @@ def _record(root, frame, skipped, seconds, walk_s, processes) -> dict:
         "symlinks_skipped": skipped["symlinks_skipped"],
         "skipped_count": len(skipped["skipped"]),
         "skipped": [
-            {"path": synthetic.display_path(p), "reason": r} for p, r in skipped["skipped"][:100]
+            {"path": truth_rows.display_path(p), "reason": r} for p, r in skipped["skipped"][:100]
         ],
         "created_at": time.time(),
     }
@@ -189,7 +189,7 @@ def _record(root, frame, skipped, seconds, walk_s, processes) -> dict:
 
 def changed_rows(manifest: pd.DataFrame, data_dir: str, rows) -> dict[int, str]:
     """Of manifest ``rows`` (whose content differed from the truth), those whose identity
-    changed since the reference pass (or that vanished), with the reason. Slow path: it
+    changed since the reference pass (or that vanished), with what changed. Slow path: it
     runs only for the rare files that did not match."""
     if "mtime_ns" not in manifest:
         return {}
@@ -201,7 +201,7 @@ def changed_rows(manifest: pd.DataFrame, data_dir: str, rows) -> dict[int, str]:
         try:
             st = os.stat(root + b"/" + rel, follow_symlinks=False)
         except OSError as exc:
-            out[i] = f"changed since reference pass: {exc.strerror}"
+            out[i] = exc.strerror or str(exc)
             continue
         now = {
             "dev": st.st_dev,
@@ -212,7 +212,7 @@ def changed_rows(manifest: pd.DataFrame, data_dir: str, rows) -> dict[int, str]:
         diff = [k for k in IDENTITY if int(manifest[k].iat[i]) != now[k]]
         if diff or int(manifest["bytes"].iat[i]) != st.st_size:
             what = ", ".join(diff) or "size"
-            out[i] = f"changed since reference pass: {what} differ"
+            out[i] = f"{what} differ"
     return out
 
 

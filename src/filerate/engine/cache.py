@@ -27,6 +27,7 @@ import numba
 import numpy as np
 
 from filerate.engine import disk
+from filerate.openflags import READ_FLAGS
 
 DROP_CACHES = "/proc/sys/vm/drop_caches"
 METHODS = ("fadvise", "drop_caches", "auto")
@@ -68,7 +69,7 @@ _syncfs = _libc.syncfs
 _syncfs.argtypes = [ctypes.c_int]
 _syncfs.restype = ctypes.c_int
 
-OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+OPEN_FLAGS = READ_FLAGS
 PROT_READ, MAP_SHARED = 1, 1
 
 

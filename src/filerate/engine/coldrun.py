@@ -1,28 +1,79 @@
 """What a phase does around its timed repeats for the page cache and real trees.
 
-- :func:`before_repeat`: a cold phase evicts the corpus before each timed repeat (outside
-  the timed window) and verifies it; a warm phase only measures residency. The record is
-  kept per repeat in run.json (``cache``).
-- :func:`phase_listing`: the directory walk of an in-place corpus, timed warm (and cold
-  where drop_caches is permitted), once per phase before the cluster starts.
-- :func:`reclassify_changed`: after a repeat, files of a real tree whose content differed
-  from the reference pass and whose identity changed since become per-file errors
-  ("changed since reference pass"), never wrong numbers.
-- :func:`summary`: the phase's cache state for run.json's summary.
+:class:`RepeatStorage` is prepared once per phase, before the cluster starts (the timed
+listing, the path table used for eviction, a real tree's truth hashes), and called by
+engine.repeats around every repeat:
+
+- ``before``: a cold in-place phase evicts the corpus before each timed repeat (outside
+  the timed window) and verifies it with mincore(); other repeats only measure residency.
+  The record is kept per repeat in run.json (``cache``).
+- ``after``: files of a real tree whose content differed from the reference pass and whose
+  identity changed since become per-file errors ("changed since reference pass"), never
+  wrong numbers; the listing seconds and the rate with the listing are added.
+- ``summary``: the phase's cache state for run.json's summary.
 """
 
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from filerate import listing
 from filerate.corpus import tree
-from filerate.engine import cache
+from filerate.engine import batchio, cache
+from filerate.engine.records import ErrorKind, FileError, FileStatus
 
-CHANGED = 8  # per-file status: changed since the reference pass (1-7: batchio, process)
+
+@dataclass
+class RepeatStorage:
+    """A phase's cache and real-tree handling around its repeats."""
+
+    settings: dict
+    data_dir: str
+    staged: bool
+    table: batchio.FileTable
+    manifest: pd.DataFrame
+    truth: np.ndarray | None
+    listed: dict
+
+    @classmethod
+    def prepare(cls, settings, manifest_path, manifest, data_dir, staged) -> RepeatStorage:
+        """Before the cluster starts: the walk, the path table, the truth hashes."""
+        return cls(
+            settings,
+            str(data_dir),
+            staged,
+            batchio.file_table(manifest_path),
+            manifest,
+            truth_hashes(manifest),
+            phase_listing(settings, str(data_dir), staged),
+        )
+
+    def before(self, warmup: bool) -> dict | None:
+        return before_repeat(self.settings, self.data_dir, self.table, self.staged, warmup)
+
+    def after(self, rec: dict, results, cache_rec: dict | None) -> None:
+        rec["cache"] = cache_rec
+        account_changed(rec, results, self.manifest, self.truth, self.data_dir)
+        with_listing(rec, self.listed, self.settings)
+
+    def summary(self, records: list[dict]) -> dict:
+        timed = [r for r in records if not r["warmup"]]
+        return {
+            "files_per_s_with_listing_median": median_or_none(
+                [r.get("files_per_s_with_listing") for r in timed]
+            ),
+            "cache": summary(self.settings, records, self.staged),
+        }
+
+
+def note(rec: dict) -> str:
+    """The progress line's cache remark for one repeat ("" when there is none)."""
+    cache_rec = rec.get("cache")
+    return f", {cache_rec['note']}" if cache_rec and cache_rec.get("note") else ""
 
 
 def before_repeat(settings: dict, data_dir: str, table, staged: bool, warmup: bool) -> dict | None:
@@ -54,20 +105,20 @@ def truth_hashes(manifest: pd.DataFrame) -> np.ndarray | None:
     return np.array([int(h, 16) for h in hexes], dtype=np.uint64)
 
 
-def reclassify_changed(arrays: dict, manifest: pd.DataFrame, truth, data_dir: str) -> int:
+def reclassify_changed(results, manifest: pd.DataFrame, truth, data_dir: str) -> int:
     """Mark ok files whose size or hash differ from the reference pass and whose identity
-    changed as errors (status :data:`CHANGED`); returns how many."""
+    changed as errors (:attr:`FileStatus.CHANGED`); returns how many."""
     if truth is None:
         return 0
-    ok = arrays["status"] == 0
-    differs = ok & ((arrays["hash"] != truth) | (arrays["bytes"] != manifest["bytes"].to_numpy()))
+    ok = results.ok()
+    differs = ok & ((results.hash != truth) | (results.bytes != manifest["bytes"].to_numpy()))
     rows = np.flatnonzero(differs)
     if not len(rows):
         return 0
     changed = tree.changed_rows(manifest, data_dir, rows)
-    for i, reason in changed.items():
-        arrays["status"][i] = CHANGED
-        arrays["reasons"][i] = reason
+    for i, detail in changed.items():
+        results.status[i] = FileStatus.CHANGED
+        results.errors[i] = FileError(ErrorKind.CHANGED, detail)
     return len(changed)
 
 
@@ -96,8 +147,6 @@ def summary(settings: dict, repeats: list[dict], staged: bool) -> dict:
 
 def evict_source(manifest: str, source: str, method: str, sample: int = cache.MIN_SAMPLE) -> dict:
     """Evict a corpus before it is staged, so the copy starts from cold storage."""
-    from filerate.engine import batchio
-
     return cache.evict(source, batchio.FileTable.from_manifest(manifest), method, sample)
 
 
@@ -113,9 +162,9 @@ def read_manifest(path: str) -> pd.DataFrame:
     return pd.read_parquet(path, columns=cols)
 
 
-def account_changed(rec: dict, arrays: dict, manifest, truth, data_dir: str) -> None:
+def account_changed(rec: dict, results, manifest, truth, data_dir: str) -> None:
     """Files of a real tree changed since its reference pass become per-file errors."""
-    changed = reclassify_changed(arrays, manifest, truth, data_dir)
+    changed = reclassify_changed(results, manifest, truth, data_dir)
     if changed:
         rec["files_ok"] -= changed
         rec["files_error"] += changed
@@ -123,7 +172,7 @@ def account_changed(rec: dict, arrays: dict, manifest, truth, data_dir: str) -> 
     rec["changed_files"] = changed
 
 
-def with_listing(rec: dict, listed: dict, settings: dict, staged: bool) -> None:
+def with_listing(rec: dict, listed: dict, settings: dict) -> None:
     """The listing seconds matching this repeat's cache state, and the rate with them."""
     cold = bool(rec.get("cache") and rec["cache"].get("cold"))
     seconds = listing.seconds_for(listed, cold) if not rec["warmup"] else None

@@ -22,7 +22,9 @@ import pandas as pd
 from filerate import atomic
 from filerate.engine import (
     cluster,
+    coldrun,
     daskreport,
+    disk,
     machine,
     monitor,
     repeats,
@@ -141,7 +143,7 @@ def run_phase(
     settings: dict, manifest_path: str, data_dir: str, staging: dict | None, out: Path
 ) -> dict:
     """Run one phase: settings -> cluster -> repeats -> outputs in ``out``; returns run.json."""
-    manifest = pd.read_parquet(manifest_path, columns=["path", "path_raw", "bytes"])
+    manifest = coldrun.read_manifest(manifest_path)
     started_at = time.time()
     backend = cluster.choose_backend(settings)
     batches = _batches(len(manifest), settings["batch_size"])
@@ -152,7 +154,10 @@ def run_phase(
     # validation.json goes too: it judged the old run
     atomic.remove_outputs(out, (*OUTPUTS, *OPTIONAL_OUTPUTS, "validation.json"))
     security.remove_stale(out)
-    with monitor.Sampler(_ramdisk_root(staging)) as sampler:
+    staged = bool(staging and staging.get("staged"))
+    storage = coldrun.RepeatStorage.prepare(settings, manifest_path, manifest, data_dir, staged)
+    device = disk.block_device(data_dir)
+    with monitor.Sampler(_ramdisk_root(staging), device=device) as sampler:
         info = cluster.start(settings, backend, out)
         try:
             spec_base["device"] = info.device
@@ -165,6 +170,7 @@ def run_phase(
                 settings,
                 deadline,
                 scheduler_log.SchedulerLog(info.client),
+                storage,
             )
             done = repeats.run_all(ctx)
             dask_report = _dask_report(ctx, done, out)
@@ -181,11 +187,12 @@ def run_phase(
         "cluster": info.record,
         "hardware": machine.hardware(sampler.nvml),
         "packages": machine.packages(),
-        "corpus": _corpus_record(settings, manifest, spec_base, staging),
+        "corpus": {**_corpus_record(settings, manifest, spec_base, staging), **_storage(data_dir)},
         "staging": staging,
+        "listing": storage.listed,
         "batches": len(batches),
         "repeats": done.records,
-        "summary": _summary(done.records, files),
+        "summary": {**_summary(done.records, files), **storage.summary(done.records)},
         "errors_by_reason": done.last.errors_by_kind(),
         "lost_workers": done.lost_workers,
         "timed_out_files": int((done.last.status == FileStatus.TIMED_OUT).sum()),
@@ -262,6 +269,11 @@ def _corpus_record(settings: dict, manifest: pd.DataFrame, spec: dict, staging) 
         "data_dir": spec["data_dir"],
         "staged": bool(staging and staging.get("staged")),
     }
+
+
+def _storage(data_dir: str) -> dict:
+    """The block device and filesystem the repeats read."""
+    return {"device": disk.block_device(data_dir), "fs_type": disk.mount_of(data_dir).fs_type}
 
 
 def _summary(records: list[dict], files: pd.DataFrame) -> dict:

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from filerate.engine import scheduler_log, tasks
+from filerate.engine import coldrun, scheduler_log, tasks
 from filerate.engine.file_results import FileResults
 from filerate.engine.records import BatchRecord, ErrorKind, FileError, FileStatus, TaskResult
 from filerate.units import MB
@@ -32,6 +32,7 @@ class RepeatContext:
     settings: dict  # the phase settings
     deadline: float  # time.monotonic() by which the phase must have finished
     scheduler: scheduler_log.SchedulerLog
+    storage: Any = None  # engine.coldrun.RepeatStorage: cache state and real-tree checks
 
 
 @dataclass
@@ -59,7 +60,11 @@ def run_all(ctx: RepeatContext) -> PhaseRepeats:
     done = PhaseRepeats()
     for r in range(settings["warmup"] + settings["repeats"]):
         warmup = r < settings["warmup"]
+        # a cold phase's eviction (or a residency check), outside the timed window
+        cache_rec = ctx.storage.before(warmup) if ctx.storage else None
         rec, rows, results = run_repeat(ctx, r, warmup)
+        if ctx.storage:
+            ctx.storage.after(rec, results, cache_rec)
         rec["label"] = (
             "warm-up" if warmup else f"repeat {r - settings['warmup'] + 1}/{settings['repeats']}"
         )
@@ -70,7 +75,8 @@ def run_all(ctx: RepeatContext) -> PhaseRepeats:
         done.lost_workers.extend({"repeat": r, **w} for w in rec["lost_workers"])
         print(
             f"  {settings['name']} {rec['label']}: {rec['files_per_s']:,.0f} files/s "
-            f"({rec['files_ok']} ok, {rec['files_error']} errors, {rec['wall_s']:.3f} s)",
+            f"({rec['files_ok']} ok, {rec['files_error']} errors, {rec['wall_s']:.3f} s"
+            f"{coldrun.note(rec)})",
             file=sys.stderr,
         )
         if not warmup or done.last is None:

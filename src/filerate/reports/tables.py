@@ -407,8 +407,7 @@ def to_markdown(frame: pd.DataFrame, unstable_cv_pct: float = 10.0) -> str:
         ]
     out += [
         "",
-        "Column definitions: docs/DATA.md (throughput.tsv) and README.md. "
-        "MB = 10^6 bytes.",
+        "Column definitions: docs/DATA.md (throughput.tsv) and README.md. MB = 10^6 bytes.",
         "",
     ]
     return "\n".join(out)
