@@ -44,6 +44,28 @@ def cache_label(run: dict) -> str:
     return "not cold"
 
 
+def listing_seconds(run: dict) -> float | None:
+    """The listing that matches the phase's repeats: cold where one was measured and the
+    repeats were cold, else warm."""
+    lst = run.get("listing") or {}
+    part = lst.get("cold") if cache_label(run) == "cold" and lst.get("cold") else lst.get("warm")
+    return part.get("seconds") if part else None
+
+
+def table_cells(run: dict) -> dict:
+    """throughput.tsv's storage columns for one phase."""
+    c = (run.get("summary") or {}).get("cache") or {}
+    share = c.get("resident_share_max")
+    return {
+        "cache": cache_label(run),
+        "resident_pct_max": share * 100 if share is not None else None,
+        "listing_s": listing_seconds(run),
+        "files_per_s_with_listing": (run.get("summary") or {}).get(
+            "files_per_s_with_listing_median"
+        ),
+    }
+
+
 def _wall(run: dict) -> float:
     return float(run["summary"]["wall_s_median"])
 
