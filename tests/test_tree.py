@@ -122,6 +122,13 @@ def test_tree_mode_replaces_corpora_and_phases(tmp_path):
     assert all(p["workers"] == 4 and p["analysis"] == "minimal" for p in phases.values())
 
 
+def test_tree_phases_default_to_queue_depth_threads(tmp_path):
+    root = make_tree(tmp_path / "tree")
+    phases = cfg.phases(cfg.validate({"corpora": {}, "phases": {}, "tree": str(root)}), 2)
+    assert all(p["workers"] == "cpu_count*8" for p in phases.values())
+    assert all(p["resolved"]["total_threads"] == 16 for p in phases.values())
+
+
 def _defaults(conf):
     return {k: v for k, v in conf["corpora"]["tree"].items() if k not in ("source", "path")}
 

@@ -122,6 +122,8 @@ def _expand_tree(config: dict) -> dict:
     """``tree: DIR`` replaces the corpora and phases with the tree's (filerate.usertree)."""
     from filerate import usertree
 
+    if config.get("tree") and "tree_phase" not in config:  # its default, before expanding
+        config["tree_phase"] = copy.deepcopy(schema()["properties"]["tree_phase"]["default"])
     try:
         return usertree.expand(config)
     except usertree.TreeError as exc:
