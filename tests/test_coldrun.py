@@ -74,3 +74,17 @@ def test_a_file_changed_after_the_reference_pass_becomes_an_error(disk_tree):
     assert results.errors[3].kind == ErrorKind.CHANGED
     assert results.errors[3].message.startswith("changed since reference pass: ")
     assert coldrun.truth_hashes(manifest.drop(columns=["mtime_ns"])) is None
+
+
+def test_listing_in_the_rate_when_asked():
+    listed = {"warm": {"seconds": 1.0}, "cold": None}
+    rec = {"warmup": False, "files_ok": 100, "wall_s": 1.0, "files_per_s": 100.0}
+    rec["cache"] = {"cold": True}
+    coldrun.with_listing(rec, listed, {"listing_in_rate": False})
+    assert rec["listing_s"] == 1.0 and rec["files_per_s_with_listing"] == 50.0
+    assert rec["files_per_s"] == 100.0  # reported beside the rate, not in it
+    coldrun.with_listing(rec, listed, {"listing_in_rate": True})
+    assert rec["files_per_s"] == 50.0 and rec["files_per_s_without_listing"] == 100.0
+    warmup = {"warmup": True, "files_ok": 1, "wall_s": 1.0, "files_per_s": 1.0}
+    coldrun.with_listing(warmup, listed, {})
+    assert warmup["listing_s"] is None
