@@ -40,8 +40,10 @@ class RepeatStorage:
     listed: dict
 
     @classmethod
-    def prepare(cls, settings, manifest_path, manifest, data_dir, staged) -> RepeatStorage:
-        """Before the cluster starts: the walk, the path table, the truth hashes."""
+    def prepare(cls, settings, manifest_path, manifest, data_dir, staging) -> RepeatStorage:
+        """Before the cluster starts: the walk, the path table, the truth hashes
+        (``staging``: the phase's staging record, or None when it reads in place)."""
+        staged = bool(staging and staging.get("staged"))
         return cls(
             settings,
             str(data_dir),

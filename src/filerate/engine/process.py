@@ -154,10 +154,8 @@ def run_phase(
     # validation.json goes too: it judged the old run
     atomic.remove_outputs(out, (*OUTPUTS, *OPTIONAL_OUTPUTS, "validation.json"))
     security.remove_stale(out)
-    staged = bool(staging and staging.get("staged"))
-    storage = coldrun.RepeatStorage.prepare(settings, manifest_path, manifest, data_dir, staged)
-    device = disk.block_device(data_dir)
-    with monitor.Sampler(_ramdisk_root(staging), device=device) as sampler:
+    storage = coldrun.RepeatStorage.prepare(settings, manifest_path, manifest, data_dir, staging)
+    with monitor.Sampler(_ramdisk_root(staging), device=disk.block_device(data_dir)) as sampler:
         info = cluster.start(settings, backend, out)
         try:
             spec_base["device"] = info.device
