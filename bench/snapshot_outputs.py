@@ -99,7 +99,9 @@ def fixture_verdicts(tmp: Path) -> dict:
                 }
                 for p in report["phases"]
             ],
-            "markdown_sha256": hashlib.sha256(bottlenecks.to_markdown(report).encode()).hexdigest(),
+            "markdown_sha256": hashlib.sha256(
+                bottlenecks.to_markdown(report).encode()
+            ).hexdigest(),
         }
     return out
 
