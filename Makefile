@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test lint gpu bench report clean slurm-demo
+.PHONY: run tree test lint gpu bench bench-cold report clean slurm-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)  ## the whole workflow on the default config
 	snakemake --cores $(CORES)
+
+tree: $(STAMP)  ## measure your own tree in place: make tree TREE=/data/project
+	@test -n "$(TREE)" || { echo "make tree: give the tree, e.g. make tree TREE=/data/project"; exit 2; }
+	snakemake --cores $(CORES) --config tree="$(TREE)"
 
 test: $(STAMP)  ## lint + the test suite (GPU tests skip without a GPU)
 	ruff check src tests bench tools
@@ -33,6 +37,9 @@ gpu: $(STAMP)  ## add the CUDA 12 stack (dask-cuda, CuPy)
 
 bench: $(STAMP)  ## filerate against C tools on the 10,000-file corpus
 	$(BIN)/python bench/bench_cpu.py
+
+bench-cold: $(STAMP)  ## cold-cache reads: C reference vs filerate at 1-64 threads, staging
+	$(BIN)/python bench/bench_cold.py
 
 report: $(STAMP)  ## regenerate only the tables, bottleneck report and HTML report
 	snakemake --cores $(CORES) --forcerun tables bottlenecks report

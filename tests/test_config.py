@@ -226,9 +226,16 @@ def test_top_level_must_be_a_mapping():
 
 def test_load_default_config_has_three_phases_in_order():
     conf = cfg.load(DEFAULT_CONFIG)
-    assert list(conf["phases"]) == ["baseline", "legendary", "turbo"]
-    ph = cfg.phases(conf, cpu_count=2)
-    assert list(ph) == ["baseline", "legendary", "turbo"]  # ablation is off by default
+    # the plan's three phases, then the two storage phases (cold in place, staged from cold)
+    assert list(conf["phases"]) == ["baseline", "legendary", "turbo", "cold", "staged_cold"]
+    every = cfg.phases(conf, cpu_count=2)
+    assert list(every) == list(conf["phases"])  # ablation is off by default
+    assert [(p["cache"], p["staging"]) for p in every.values()][3:] == [
+        ("cold", False),
+        ("cold", True),
+    ]
+    ph = {k: every[k] for k in ("baseline", "legendary", "turbo")}
+    assert all(p["cache"] == "warm" for p in ph.values())
     assert [p["corpus"] for p in ph.values()] == ["small", "medium", "large"]
     assert [p["workers"] for p in ph.values()] == [
         "cpu_count*2+8",
@@ -369,7 +376,7 @@ def test_ablation_variants_differ_in_exactly_one_knob():
     ph = cfg.phases(conf, cpu_count=2)
     names = list(ph)
     assert names[:3] == ["baseline", "legendary", "turbo"]
-    variants = {n: s for n, s in ph.items() if s["ablation"]}
+    variants = {n: s for n, s in ph.items() if s["ablation"] and s["cache"] == "warm"}
     assert variants, "ablation: true made no variants"
     base = ph["baseline"]
     for name, s in variants.items():
@@ -411,9 +418,34 @@ def test_ablation_staging_variant():
         cpu_count=2,
     )
     ph = cfg.phases(conf, cpu_count=2)
-    assert list(ph) == ["base", "nostage", "ablate-staging-nostage"]
+    assert list(ph) == [
+        "base",
+        "nostage",
+        "ablate-staging-nostage",
+        "ablate-cache-base",
+        "ablate-staging-nostage-cold",
+    ]
     v = ph["ablate-staging-nostage"]
     assert v["staging"] is False and v["corpus"] == "a"
+
+
+def test_ablation_runs_warm_and_cold_side_by_side():
+    conf = _ablation_config()
+    ph = cfg.phases(conf, cpu_count=2)
+    warm = {n for n, s in ph.items() if s["ablation"] and s["cache"] == "warm"}
+    cold_base = ph["ablate-cache-baseline"]
+    assert cold_base["cache"] == "cold" and cold_base["ablation"]["base"] == "baseline"
+    assert cold_base["ablation"]["knob"] == "cache"
+    for name in warm:
+        twin = ph[f"{name}-cold"]
+        assert twin["cache"] == "cold"
+        assert twin["ablation"]["base"] == "ablate-cache-baseline"
+        assert twin["ablation"]["knob"] == ph[name]["ablation"]["knob"]
+        assert {k for k in twin if twin[k] != ph[name].get(k)} == {"cache", "name", "ablation"}
+    # the default config's cold storage phases give no knob values to the ablation
+    assert not any(n.endswith(("-cold-cold", "-staged_cold")) for n in ph)
+    conf["ablation_cold"] = False
+    assert not any(s["cache"] == "cold" and s["ablation"] for s in cfg.phases(conf).values())
 
 
 def test_phases_are_json_serialisable():
@@ -426,4 +458,6 @@ def test_ablation_variants_use_the_baseline_corpus():
     conf = cfg.load(DEFAULT_CONFIG)
     conf["ablation"] = True
     small = [n for n, p in cfg.phases(conf, cpu_count=2).items() if p["corpus"] == "small"]
-    assert small[0] == "baseline" and len(small) == 8
+    # baseline, its warm variants, the cold baseline, a cold twin of each variant, and the
+    # default config's two storage phases
+    assert small[0] == "baseline" and len(small) == 1 + 7 + 1 + 7 + 2

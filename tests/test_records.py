@@ -24,7 +24,7 @@ from filerate.reference import TYPE_CODES
 
 def test_status_codes_are_stable():
     # files.parquet does not store them, but the compiled loop and int8 arrays do
-    assert [int(s) for s in FileStatus] == list(range(-1, 8))
+    assert [int(s) for s in FileStatus] == list(range(-1, 9))
     assert batchio._TOO_LARGE == FileStatus.TOO_LARGE and batchio._GREW == FileStatus.GREW
     assert TYPE_CODES["binary"] == batchio.BINARY_TYPE
 

@@ -16,6 +16,7 @@ from filerate.errors import UserError
 # sub-command -> module implementing it, in workflow order
 STEPS = {
     "corpus": "filerate.corpus.step",
+    "reference": "filerate.corpus.tree",
     "stage": "filerate.stage",
     "process": "filerate.engine.process",
     "validate": "filerate.validate",

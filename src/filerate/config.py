@@ -78,31 +78,44 @@ def validate(config: dict, cpu_count: int | None = None) -> dict:
     """Return a validated copy of ``config`` with every default filled in."""
     if not isinstance(config, dict):
         raise ConfigError(f"config: top level must be a mapping, got {type(config).__name__}")
-    config = copy.deepcopy(config)
+    config = _expand_tree(copy.deepcopy(config))
     _full_phases_get_minhash(config)
     errors = sorted(_Validator(schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
-    for name, corpus in config["corpora"].items():
-        _check_corpus(name, corpus)
+    _check_corpora(config)
     cpus = cpu_count or usable_cpus()
     for name, phase in config["phases"].items():
         _check_phase(name, phase, config["corpora"], cpus)
     return config
 
 
-def _check_corpus(name: str, corpus: dict) -> None:
-    """What the schema cannot say of one corpus: its name, and a directory that exists."""
-    if not _safe_name(name):
-        raise ConfigError(
-            f"config: corpora.{name!r}: corpus names may use letters, digits, '-' and '_' only"
-        )
-    if corpus["source"] == "directory":
+def _expand_tree(config: dict) -> dict:
+    """``tree: DIR`` replaces the corpora and phases with the tree's (filerate.usertree)."""
+    from filerate import usertree
+
+    if config.get("tree") and "tree_phase" not in config:  # its default, before expanding
+        config["tree_phase"] = copy.deepcopy(schema()["properties"]["tree_phase"]["default"])
+    try:
+        return usertree.expand(config)
+    except usertree.TreeError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _check_corpora(config: dict) -> None:
+    """Names a path can hold, and an existing tree for the sources that read one."""
+    for name, corpus in config["corpora"].items():
+        if not _safe_name(name):
+            raise ConfigError(
+                f"config: corpora.{name!r}: corpus names may use letters, digits, '-' and '_' only"
+            )
+        if corpus["source"] not in ("directory", "tree"):
+            continue
         path = corpus.get("path")
         if not path:
             raise ConfigError(
                 f"config: corpora.{name}.path is missing: "
-                "source 'directory' needs the tree to sample from"
+                f"source {corpus['source']!r} needs the tree to read"
             )
         if not Path(path).is_dir():
             raise ConfigError(
@@ -224,7 +237,9 @@ def phases(config: dict, cpu_count: int | None = None) -> dict[str, dict]:
         out[name] = {**copy.deepcopy(phase), "name": name, "ablation": None}
     if config.get("ablation"):
         names = list(config["phases"])
-        base_name, later = names[0], names[1:]
+        # the plan's phases (warm) give the knob values; cold storage phases do not
+        base_name = names[0]
+        later = [n for n in names[1:] if config["phases"][n].get("cache", "warm") == "warm"]
         base = config["phases"][base_name]
         for knob in ABLATION_KNOBS:
             seen = set()
@@ -247,6 +262,41 @@ def phases(config: dict, cpu_count: int | None = None) -> dict[str, dict]:
                         "value_of": other,
                     },
                 }
+    if config.get("ablation") and config.get("ablation_cold"):
+        out.update(_cold_twins(out, next(iter(config["phases"]))))
     for settings in out.values():
         settings["resolved"] = resolve_workers(settings, cpus)
+    return out
+
+
+def _cold_twins(phases: dict[str, dict], base_name: str) -> dict[str, dict]:
+    """The ablation again with the page cache evicted before every timed repeat: the
+    baseline cold (``ablate-cache``) and a ``-cold`` twin of each variant, whose base is
+    the cold baseline, so each prediction is tested warm and cold side by side."""
+    base = phases[base_name]
+    cold_base = f"ablate-cache-{base_name}"
+    out = {
+        cold_base: {
+            **copy.deepcopy(base),
+            "cache": "cold",
+            "name": cold_base,
+            "ablation": {
+                "base": base_name,
+                "knob": "cache",
+                "from": base.get("cache", "warm"),
+                "to": "cold",
+                "value_of": None,
+            },
+        }
+    }
+    for name, phase in phases.items():
+        if not phase.get("ablation"):
+            continue
+        twin = f"{name}-cold"
+        out[twin] = {
+            **copy.deepcopy(phase),
+            "cache": "cold",
+            "name": twin,
+            "ablation": {**phase["ablation"], "base": cold_base},
+        }
     return out

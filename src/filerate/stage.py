@@ -98,10 +98,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="refuse if less RAM than this would remain available (GB)",
     )
     p.add_argument("--threads", type=int, default=4, help="copy threads")
+    p.add_argument(
+        "--evict-source",
+        choices=["fadvise", "drop_caches", "auto"],
+        default=None,
+        help="evict the source from the page cache first (verified with mincore), so the "
+        "copy is timed from storage (a cold phase)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    source_cache = None
+    if args.evict_source:
+        from filerate.engine import coldrun
+
+        source_cache = coldrun.evict_source(args.manifest, args.source, args.evict_source)
+        print(f"filerate stage: source {source_cache['note']}", file=sys.stderr)
     record = stage(
         args.manifest,
         args.source,
@@ -112,6 +125,7 @@ def run(args) -> int:
         min_free_memory_gb=args.min_free_memory_gb,
         threads=args.threads,
     )
+    record["source_cache"] = source_cache
     atomic.write_json(args.record, record)
     print(
         f"staged {record['files']} files ({record['bytes'] / MB:.1f} MB) "

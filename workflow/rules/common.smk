@@ -36,6 +36,9 @@ FILERATE = filerate_command()
 CPU_ENV = "../../envs/cpu.yaml"
 GPU_ENV = "../../envs/gpu.yaml"
 CORPORA = sorted({p["corpus"] for p in PHASES.values()})
+# corpora read in place from a user's tree (`--config tree=DIR`): no copy in results/
+TREE_CORPORA = [c for c in CORPORA if CONFIG["corpora"][c]["source"] == "tree"]
+MADE_CORPORA = [c for c in CORPORA if c not in TREE_CORPORA]
 RAMDISK = str(ramdisk_run_dir(CONFIG["ramdisk"]["root"]))
 
 
@@ -56,19 +59,44 @@ def corpus_dir(wildcards):
     return f"results/corpus/{PHASES[wildcards.phase]['corpus']}"
 
 
+def source_files(wildcards):
+    """Where the phase's corpus files are: the user's tree itself, or results/corpus/."""
+    corpus = PHASES[wildcards.phase]["corpus"]
+    if corpus in TREE_CORPORA:
+        return CONFIG["corpora"][corpus]["path"]
+    return f"{corpus_dir(wildcards)}/files"
+
+
+def source_inputs(wildcards):
+    """A made corpus's files are an input; a user's tree is read where it is (a param)."""
+    inputs = {"manifest": f"{corpus_dir(wildcards)}/manifest.parquet"}
+    if PHASES[wildcards.phase]["corpus"] not in TREE_CORPORA:
+        inputs["files"] = source_files(wildcards)
+    return inputs
+
+
 def process_inputs(wildcards):
     """The staged copy (and its record) when the phase stages, else the corpus in place."""
-    inputs = {"manifest": f"{corpus_dir(wildcards)}/manifest.parquet"}
+    inputs = source_inputs(wildcards)
     if PHASES[wildcards.phase]["staging"]:
+        inputs.pop("files", None)
         inputs["data"] = f"{RAMDISK}/{wildcards.phase}"
         inputs["staging"] = f"results/staging/{wildcards.phase}.json"
-    else:
-        inputs["data"] = f"{corpus_dir(wildcards)}/files"
     return inputs
+
+
+def data_dir(wildcards, input):
+    return input.data if "data" in input.keys() else source_files(wildcards)
 
 
 def staging_arg(wildcards, input):
     return f"--staging-json {input.staging}" if "staging" in input.keys() else ""
+
+
+def evict_arg(wildcards):
+    """A cold phase evicts its source before staging, so the copy starts from storage."""
+    phase = PHASES[wildcards.phase]
+    return f"--evict-source {phase['eviction']}" if phase["cache"] == "cold" else ""
 
 
 def phase_dirs(prefix="--phase-dir "):

@@ -17,9 +17,10 @@ rule process:
         filerate=FILERATE,
         settings=phase_settings,
         staging=staging_arg,
+        data=data_dir,
     shell:
         "{params.filerate} process --settings {params.settings:q} --manifest {input.manifest} "
-        "--data-dir {input.data} {params.staging} --out results/phases/{wildcards.phase} "
+        "--data-dir {params.data:q} {params.staging} --out results/phases/{wildcards.phase} "
         "> {log} 2>&1"
 
 

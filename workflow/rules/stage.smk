@@ -1,7 +1,6 @@
 rule stage:
     input:
-        manifest=lambda w: f"{corpus_dir(w)}/manifest.parquet",
-        files=lambda w: f"{corpus_dir(w)}/files",
+        unpack(source_inputs),
     output:
         record="results/staging/{phase}.json",
         # on the RAM disk; removed as soon as the phase's processing no longer needs it
@@ -10,8 +9,12 @@ rule stage:
         "logs/stage/{phase}.log",
     conda:
         CPU_ENV
+    # a cold phase's staging evicts and times the copy from storage: nothing else may run
+    threads: lambda w: workflow.cores if PHASES[w.phase]["cache"] == "cold" else 1
     params:
         filerate=FILERATE,
+        source=source_files,
+        evict=evict_arg,
         corpus=lambda w: PHASES[w.phase]["corpus"],
         budget=lambda w: (
             f"--budget-gb {PHASES[w.phase]['ramdisk_budget_gb']}"
@@ -21,6 +24,6 @@ rule stage:
         min_free=CONFIG["ramdisk"]["min_free_memory_gb"],
     shell:
         "{params.filerate} stage --phase {wildcards.phase} --corpus {params.corpus} "
-        "--manifest {input.manifest} --source {input.files} --dest {output.staged} "
-        "--record {output.record} {params.budget} "
+        "--manifest {input.manifest} --source {params.source:q} --dest {output.staged} "
+        "--record {output.record} {params.budget} {params.evict} "
         "--min-free-memory-gb {params.min_free} > {log} 2>&1"

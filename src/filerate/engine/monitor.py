@@ -1,4 +1,5 @@
-"""Resource sampler: CPU, memory, process-tree RSS, context switches, RAM disk and GPUs.
+"""Resource sampler: CPU, iowait, memory, process-tree RSS, context switches, RAM disk,
+the block device holding the corpus (reads/s, MB/s, busy %, queue depth) and GPUs.
 
 A background thread samples at ``hz`` (default 5) until stopped; NVML supplies per-GPU
 utilisation, memory, temperature, power and SM clock where it is available, and the
@@ -14,6 +15,8 @@ import time
 
 import pandas as pd
 import psutil
+
+from filerate.engine import disk
 
 
 class NvmlReader:
@@ -73,10 +76,31 @@ def _try(read):
         return None
 
 
+class DiskReader:
+    """Per-interval rates of one block device and the machine's iowait share."""
+
+    def __init__(self, device: str | None):
+        self.device = device
+        self.last = disk.read_counters(device)
+        self.last_cpu = psutil.cpu_times()
+        self.last_t = time.monotonic()
+
+    def sample(self, row: dict) -> None:
+        now, cpu, t = disk.read_counters(self.device), psutil.cpu_times(), time.monotonic()
+        total = sum(cpu) - sum(self.last_cpu)
+        iowait = getattr(cpu, "iowait", 0.0) - getattr(self.last_cpu, "iowait", 0.0)
+        row["iowait_pct"] = iowait / total * 100 if total > 0 else 0.0
+        if now is not None and self.last is not None:
+            row.update(disk.rates(self.last, now, t - self.last_t))
+        self.last, self.last_cpu, self.last_t = now, cpu, t
+
+
 class Sampler:
-    def __init__(self, ramdisk: str | None, hz: float = 5.0):
+    def __init__(self, ramdisk: str | None, hz: float = 5.0, device: str | None = None):
+        """``device``: the block device (``vda``) to sample; None samples none."""
         self.period = 1.0 / hz
         self.ramdisk = ramdisk if ramdisk and os.path.isdir(ramdisk) else None
+        self.disk = DiskReader(device)
         self.rows: list[dict] = []
         self.nvml = NvmlReader()
         self._stop = threading.Event()
@@ -125,6 +149,7 @@ class Sampler:
         row["ctx_switches"] = ctx
         if self.ramdisk:
             row["ramdisk_used_bytes"] = shutil.disk_usage(self.ramdisk).used
+        self.disk.sample(row)
         self.nvml.sample(row)
         return row
 

@@ -22,7 +22,9 @@ import pandas as pd
 from filerate import atomic
 from filerate.engine import (
     cluster,
+    coldrun,
     daskreport,
+    disk,
     machine,
     monitor,
     repeats,
@@ -145,7 +147,7 @@ def run_phase(
     settings: dict, manifest_path: str, data_dir: str, staging: dict | None, out: Path
 ) -> dict:
     """Run one phase: settings -> cluster -> repeats -> outputs in ``out``; returns run.json."""
-    manifest = pd.read_parquet(manifest_path, columns=["path", "path_raw", "bytes"])
+    manifest = coldrun.read_manifest(manifest_path)
     started_at = time.time()
     backend = cluster.choose_backend(settings)
     batches = _batches(len(manifest), settings["batch_size"])
@@ -156,7 +158,8 @@ def run_phase(
     # validation.json goes too: it judged the old run
     atomic.remove_outputs(out, (*OUTPUTS, *OPTIONAL_OUTPUTS, "validation.json"))
     security.remove_stale(out)
-    with monitor.Sampler(_ramdisk_root(staging)) as sampler:
+    storage = coldrun.RepeatStorage.prepare(settings, manifest_path, manifest, data_dir, staging)
+    with monitor.Sampler(_ramdisk_root(staging), device=disk.block_device(data_dir)) as sampler:
         info = cluster.start(settings, backend, out)
         try:
             done, dask_report, staging = _run_on(
@@ -168,6 +171,7 @@ def run_phase(
                 files=len(manifest),
                 deadline=deadline,
                 out=out,
+                storage=storage,
             )
             dedup = _find_duplicates(info.client, done.last, manifest, settings, data_dir, out)
         finally:
@@ -183,11 +187,12 @@ def run_phase(
         "cluster": info.record,
         "hardware": machine.hardware(sampler.nvml),
         "packages": machine.packages(),
-        "corpus": _corpus_record(settings, manifest, spec_base, staging),
+        "corpus": {**_corpus_record(settings, manifest, spec_base, staging), **_storage(data_dir)},
         "staging": staging,
+        "listing": storage.listed,
         "batches": len(batches),
         "repeats": done.records,
-        "summary": _summary(done.records, files),
+        "summary": {**_summary(done.records, files), **storage.summary(done.records)},
         "errors_by_reason": done.last.errors_by_kind(),
         "lost_workers": done.lost_workers,
         "timed_out_files": int((done.last.status == FileStatus.TIMED_OUT).sum()),
@@ -212,6 +217,7 @@ def _run_on(
     files: int,
     deadline: float,
     out: Path,
+    storage: coldrun.RepeatStorage | None = None,
 ):
     """Warm-up, timed repeats and the optional Dask report on a started cluster; with
     worker_staging, each worker first copies its own batches (and removes them after).
@@ -230,7 +236,8 @@ def _run_on(
             settings,
             deadline,
             scheduler_log.SchedulerLog(info.client),
-            placement,
+            placement=placement,
+            storage=storage,
         )
         done = repeats.run_all(ctx)
         return done, _dask_report(ctx, done, out), staging
@@ -318,6 +325,11 @@ def _corpus_record(settings: dict, manifest: pd.DataFrame, spec: dict, staging) 
         "data_dir": spec["data_dir"],
         "staged": bool(staging and staging.get("staged")),
     }
+
+
+def _storage(data_dir: str) -> dict:
+    """The block device and filesystem the repeats read."""
+    return {"device": disk.block_device(data_dir), "fs_type": disk.mount_of(data_dir).fs_type}
 
 
 def _summary(records: list[dict], files: pd.DataFrame) -> dict:

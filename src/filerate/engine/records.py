@@ -32,6 +32,7 @@ class FileStatus(IntEnum):
     TOO_LARGE = 5  # over max_file_bytes: never read
     BATCH_FAILED = 6  # its task failed on every attempt
     TIMED_OUT = 7  # its task had not finished when the phase's timeout passed
+    CHANGED = 8  # a real tree's file changed since its reference pass (client side)
 
 
 class ErrorKind(StrEnum):
@@ -47,6 +48,7 @@ class ErrorKind(StrEnum):
     BATCH_FAILED = "batch failed"
     TIMEOUT = "timeout"
     LOST = "lost"  # no result came back (a bug if it ever happens)
+    CHANGED = "changed since reference pass"  # a user's tree, read in place
 
 
 #: the error kind of each status the reader sets (refined where the cause is known)

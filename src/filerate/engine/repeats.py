@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from filerate.engine import scheduler_log, tasks, worker_stats
+from filerate.engine import coldrun, scheduler_log, tasks, worker_stats
 from filerate.engine.file_results import FileResults
 from filerate.engine.records import BatchRecord, ErrorKind, FileError, FileStatus, TaskResult
 from filerate.units import MB
@@ -33,6 +33,7 @@ class RepeatContext:
     deadline: float  # time.monotonic() by which the phase must have finished
     scheduler: scheduler_log.SchedulerLog
     placement: Any = None  # worker_staging.Placement: each batch only where its copy is
+    storage: Any = None  # engine.coldrun.RepeatStorage: cache state and real-tree checks
 
 
 @dataclass
@@ -60,7 +61,11 @@ def run_all(ctx: RepeatContext) -> PhaseRepeats:
     done = PhaseRepeats()
     for r in range(settings["warmup"] + settings["repeats"]):
         warmup = r < settings["warmup"]
+        # a cold phase's eviction (or a residency check), outside the timed window
+        cache_rec = ctx.storage.before(warmup) if ctx.storage else None
         rec, rows, results = run_repeat(ctx, r, warmup)
+        if ctx.storage:
+            ctx.storage.after(rec, results, cache_rec)
         rec["label"] = (
             "warm-up" if warmup else f"repeat {r - settings['warmup'] + 1}/{settings['repeats']}"
         )
@@ -71,7 +76,8 @@ def run_all(ctx: RepeatContext) -> PhaseRepeats:
         done.lost_workers.extend({"repeat": r, **w} for w in rec["lost_workers"])
         print(
             f"  {settings['name']} {rec['label']}: {rec['files_per_s']:,.0f} files/s "
-            f"({rec['files_ok']} ok, {rec['files_error']} errors, {rec['wall_s']:.3f} s)",
+            f"({rec['files_ok']} ok, {rec['files_error']} errors, {rec['wall_s']:.3f} s"
+            f"{coldrun.note(rec)})",
             file=sys.stderr,
         )
         if not warmup or done.last is None:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from filerate.atomic import write_text
 from filerate.errors import UserError
-from filerate.reports import workers
+from filerate.reports import storage, workers
 from filerate.reports.load import Phase, as_count, as_float, fmt_num, fmt_pct, load_phases
 from filerate.units import GIB, MB
 
@@ -38,6 +38,12 @@ GLOSSARY = {
     "corpus_mb": "corpus size, MB",
     "analysis": "analysis level: `minimal`, `light` or `full`",
     "staged": "`true` if the corpus was read from the RAM-disk copy, `false` if in place",
+    "cache": "page-cache state of the timed repeats: `warm`; `cold` (the corpus evicted "
+    "before every repeat, verified with mincore); `not cold` (cold was asked for but a "
+    "repeat was not, e.g. a corpus on tmpfs: its figures are warm ones); `ramdisk (source "
+    "cold)` (staged from an evicted source, then read from RAM)",
+    "resident_pct_max": "largest share of the sampled corpus pages in the page cache just "
+    "before a timed repeat, % (mincore)",
     "cpu_count": "CPUs the run could use",
     "processes": "Dask worker processes",
     "threads_per_process": "threads per worker process",
@@ -51,6 +57,9 @@ GLOSSARY = {
     "files_per_s_min": "slowest timed repeat, files/s",
     "files_per_s_max": "fastest timed repeat, files/s",
     "mb_per_s_median": "median MB/s of the files processed ok over the timed repeats",
+    "listing_s": "the directory walk that finds the files, s (cold where drop_caches ran "
+    "before it, else warm: fadvise leaves dentries cached)",
+    "files_per_s_with_listing": "median files/s with the listing added to each repeat's time",
     "cv_pct": "spread: coefficient of variation of files/s over the timed repeats, % "
     "(population s.d. / mean, as run.json `summary`)",
     "stability": "`stable`; `unstable` if cv_pct > `--unstable-cv-pct` (quote the min–max "
@@ -85,6 +94,9 @@ _DECIMALS = {
     "files_per_s_min": 1,
     "files_per_s_max": 1,
     "mb_per_s_median": 2,
+    "resident_pct_max": 1,
+    "listing_s": 4,
+    "files_per_s_with_listing": 1,
     "cv_pct": 2,
     "speedup_vs_baseline": 3,
     "speedup_min": 3,
@@ -180,6 +192,7 @@ def phase_row(phase: Phase, unstable_cv_pct: float = 10.0) -> dict:
         "corpus_mb": (float(corpus["bytes"]) / MB) if as_float(corpus.get("bytes")) else None,
         "analysis": phase.settings.get("analysis"),
         "staged": phase.staged,
+        **storage.table_cells(phase.run),
         "cpu_count": phase.cpu_count,
         "processes": phase.processes,
         "threads_per_process": phase.threads_per_process,
@@ -347,7 +360,7 @@ def _throughput_cells(r: dict, base: dict) -> list:
         _backend_cell(r),
         corpus,
         r["analysis"] or "—",
-        "yes" if r["staged"] else "no",
+        ("yes" if r["staged"] else "no") + ("" if r["cache"] == "warm" else f", {r['cache']}"),
         procs,
         fmt_num(r["batch_size"]),
         fmt_num(r["repeats"]),

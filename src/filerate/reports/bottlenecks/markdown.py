@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from filerate.reports.bottlenecks.predictions import predicted_text, range_text
 from filerate.reports.load import fmt_num, fmt_pct
+from filerate.reports.storage import headline
 
 
 def _md(text) -> str:
@@ -15,6 +16,7 @@ def _summary(report: dict) -> list[str]:
     out = [
         "# Bottlenecks",
         "",
+        *_break_even(report),
         f"Baseline: **{_md(report['baseline'])}**. Each phase's time is one end-to-end "
         "pass: staging + cluster start-up + one timed repeat (mean over the timed "
         "repeats). Definitions and rules: `filerate.reports.bottlenecks` docstring.",
@@ -29,6 +31,13 @@ def _summary(report: dict) -> list[str]:
             f"{_md(ph['recommendation']['change'])} |"
         )
     return out
+
+
+def _break_even(report: dict) -> list[str]:
+    """This machine's answer to "does the RAM disk help, and from which pass on", first."""
+    return [f"**{_md(headline(rec))}**" for rec in report.get("break_even") or []] + (
+        [""] if report.get("break_even") else []
+    )
 
 
 def _setup(ph: dict) -> list[str]:
@@ -154,4 +163,5 @@ def to_markdown(report: dict) -> str:
         out += _phase(ph)
     out += _predictions(report["predictions"])
     out += _ramdisk(report["ramdisk_comparisons"])
+    out += report.get("storage") or []
     return "\n".join(out)

@@ -234,6 +234,17 @@ def _faster_storage(f: _Facts) -> dict:
     )
 
 
+def _deeper_queue(f: _Facts) -> dict:
+    more = max(2 * f.threads, 16)
+    return _advice(
+        f"more reader threads as queue depth: workers {f.threads} → {more}, not fewer",
+        {"workers": more},
+        f"the device serves more requests at once while the CPUs wait "
+        f"({fmt_pct(f.cpu_mean)} busy): files/s rises until the device's busy share and "
+        "MB/s stop rising; compare a cold phase at each thread count (bench/bench_cold.py)",
+    )
+
+
 _FOR_READ_CAUSE = {"unsampled": _sample_the_cpu, "cpu": _parallel_reads, "storage": _faster_storage}
 
 
@@ -283,6 +294,7 @@ _FOR_RULE: dict[str, Callable[[_Facts], dict]] = {
     "staging": _read_in_place,
     "startup": _shorter_startup,
     "oversubscribed": _fewer_threads,
+    "storage_device": _deeper_queue,
     "scheduler": _bigger_batches,
     "outside_tasks": _more_work_per_task,
     "parallelism": _smaller_batches,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 
 from filerate import __version__, config
+from filerate.engine.disk import CPU_IDLE_BELOW_PCT, DEVICE_BUSY_PCT
+from filerate.reports import storage
 from filerate.reports.bottlenecks import rules
 from filerate.reports.bottlenecks.accounting import phase_breakdown
 from filerate.reports.bottlenecks.predictions import RAMDISK_GAIN_PCT, predictions, ramdisk_pairs
@@ -37,6 +39,8 @@ THRESHOLDS = {
     "one_off_dominant_pct": rules.ONE_OFF_DOMINANT_PCT,
     "outside_tasks_fraction": rules.OUTSIDE_TASKS_FRACTION,
     "ramdisk_gain_pct": RAMDISK_GAIN_PCT,
+    "device_busy_pct": DEVICE_BUSY_PCT,
+    "device_cpu_idle_below_pct": CPU_IDLE_BELOW_PCT,
 }
 
 
@@ -111,4 +115,8 @@ def analyse(phases: list[Phase], gains: dict | None = None) -> dict:
         "phases": [_phase_report(ph, pairs) for ph in phases],
         "predictions": predictions(phases, gains),
         "ramdisk_comparisons": pairs,
+        "break_even": storage.break_evens([ph.run for ph in phases]),
+        "storage": storage.section(
+            [ph.run for ph in phases], {ph.name: ph.resources for ph in phases}
+        ),
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from filerate.reports import storage
 from filerate.reports.load import Phase, fmt_num, fmt_pct
 
 CPU_SATURATED_PCT = 80.0
@@ -28,6 +29,7 @@ OUTSIDE_TASKS_FRACTION = 0.5
 PROCESSING_ORDER = (
     "no_tasks",
     "oversubscribed",
+    "storage_device",
     "scheduler",
     "outside_tasks",
     "parallelism",
@@ -236,6 +238,14 @@ def _gpu(s: _Signals, bd: dict) -> dict | None:
     return None
 
 
+def _storage_device(phase: Phase) -> dict | None:
+    """The block device busy while the CPUs idle, in the timed repeats (disk samples)."""
+    device = storage.device_verdict(phase.run, phase.resources)
+    if not device or not device["storage_limited"]:
+        return None
+    return finding("storage_device", "storage device", device["evidence"])
+
+
 def _cpu_compute(s: _Signals, bd: dict, found: list[dict]) -> dict | None:
     """A busy CPU that no more specific rule explains."""
     if not s.cpu_sat or any(f["rule"] in _EXPLAINS_BUSY_CPU for f in found):
@@ -327,6 +337,9 @@ def diagnose(phase: Phase, bd: dict, util: dict) -> Verdict:
     """The phase's limits and findings, by the rules in the package docstring."""
     s = _signals(phase, bd, util)
     findings = [f for rule in _RULES if (f := rule(s, bd)) is not None]
+    device = _storage_device(phase)
+    if device is not None:
+        findings.append(device)
     compute = _cpu_compute(s, bd, findings)
     if compute is not None:
         findings.append(compute)

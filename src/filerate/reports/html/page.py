@@ -13,6 +13,7 @@ from filerate.reports.html.environment import section_config, section_machine
 from filerate.reports.html.markup import as_bool, esc, when
 from filerate.reports.html.results import section_summary, section_throughput, section_validation
 from filerate.reports.load import Phase, as_float
+from filerate.reports.storage import headline
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
@@ -97,6 +98,14 @@ def _measured_span(phases: list[Phase]) -> tuple[float | None, float | None]:
     )
 
 
+def _break_even(report: dict) -> str:
+    """Whether the RAM disk helps on this machine, and from which pass on: near the top."""
+    lines = [
+        f"<p><strong>{esc(headline(rec))}</strong></p>" for rec in report.get("break_even") or []
+    ]
+    return f"<div class='card' id='ramdisk'>{''.join(lines)}</div>" if lines else ""
+
+
 def render(
     phases: list[Phase],
     table: pd.DataFrame,
@@ -115,6 +124,7 @@ def render(
         f"<p class='lead'>Phases {esc(names)}; measured {esc(when(started))} to "
         f"{esc(when(finished))}; report by filerate {esc(__version__)}.</p>",
         NAV,
+        _break_even(report),
         section_summary(rows, report),
         figure("throughput", pngs["throughput"]),
         section_throughput(rows),
