@@ -109,8 +109,11 @@ def analyse_batch(spec: dict) -> TaskResult:
     start, stop = spec["start"], spec["stop"]
     sizes = table.sizes[start:stop]
     skip = sizes > spec["max_file_bytes"]
-    offsets, nbytes = batchio.slot_layout(sizes, skip)
     use_gpu = spec["device"] == "gpu"
+    # the GPU counts the batch after it is read, so each file needs a slot of its own;
+    # the CPU path is done with a file's bytes before it reads the next one
+    layout = batchio.slot_layout if use_gpu else batchio.reused_slot
+    offsets, nbytes = layout(sizes, skip)
     light = spec["analysis"] == "light"
     dirfd = os.open(spec["data_dir"], os.O_RDONLY | os.O_DIRECTORY)
     try:
