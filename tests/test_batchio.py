@@ -24,12 +24,12 @@ def _write(root: Path, files: dict[bytes, bytes]) -> None:
             fh.write(data)
 
 
-def _read(root, paths, sizes, start=0, stop=None, skip=None, count=True, fill=None):
+def _read(root, paths, sizes, start=0, stop=None, skip=None, count=True, fill=None, layout=None):
     table = batchio.FileTable(list(paths), np.asarray(sizes))
     stop = len(table) if stop is None else stop
     sub = table.sizes[start:stop]
     skip = np.zeros(len(sub), dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
-    offsets, nbytes = batchio.slot_layout(sub, skip)
+    offsets, nbytes = (layout or batchio.slot_layout)(sub, skip)
     buf = np.empty(nbytes, dtype=np.uint8)
     if fill is not None:
         buf[:] = fill
@@ -185,6 +185,36 @@ def test_every_length_0_to_70(tmp_path):
     # garbage left in the buffer must not leak into any count
     for fill in (0x00, 0x41, 0x80, 0x0A):
         _check_all(tmp_path, files, fill=fill)
+
+
+def test_long_runs_overflow_no_counter_lane(tmp_path):
+    # the kernel sums per-byte counters every 255 words: runs of one byte far longer than
+    # that (every lane counting on every word) must still give exact counts
+    files = {
+        b"nl.txt": b"\n" * 70_001,
+        b"nul.bin": b"\0" * 70_003,
+        b"high.bin": b"\xff" * 65_536,
+        b"words.txt": b"a " * 40_000,
+        b"tabs.txt": b"x\t" * 33_333 + b"y",
+    }
+    _write(tmp_path, files)
+    _check_all(tmp_path, files, fill=0x41)
+
+
+def test_one_reused_slot(tmp_path):
+    # the CPU path reads every file into one slot: a shorter file after a longer one
+    # must not count the longer one's leftover bytes
+    rng = np.random.default_rng(11)
+    files = {}
+    for k, n in enumerate([5000, 3, 0, 4097, 64, 1, 2048, 9, 70, 8, 7]):
+        files[f"f{k:02d}.txt".encode()] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        files[f"g{k:02d}.txt".encode()] = (b"word \n" * 1000)[:n]
+    _write(tmp_path, files)
+    for fill in (0x00, 0x41):
+        _check_all(tmp_path, files, fill=fill, layout=batchio.reused_slot)
+    offsets, nbytes = batchio.reused_slot(np.array([5, 17, 3]), np.array([False, False, True]))
+    assert offsets.tolist() == [0, 0, 0] and nbytes == 24 + 8
+    assert batchio.reused_slot(np.array([], dtype=np.int64), np.array([], dtype=bool))[1] == 16
 
 
 def test_empty_files(tmp_path):

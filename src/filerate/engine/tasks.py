@@ -109,10 +109,13 @@ def analyse_batch(spec: dict) -> TaskResult:
     start, stop = spec["start"], spec["stop"]
     sizes = table.sizes[start:stop]
     skip = sizes > spec["max_file_bytes"]
-    offsets, nbytes = batchio.slot_layout(sizes, skip)
     use_gpu = spec["device"] == "gpu"
     full = spec["analysis"] == "full"
     light = spec["analysis"] in ("light", "full")  # full is everything in light, and more
+    # the GPU, and full analysis, work on the batch after it is read, so each file needs a
+    # slot of its own; otherwise a file's bytes are done with before the next is read
+    layout = batchio.slot_layout if use_gpu or full else batchio.reused_slot
+    offsets, nbytes = layout(sizes, skip)
     dirfd = os.open(spec["data_dir"], os.O_RDONLY | os.O_DIRECTORY)
     try:
         with _pool(use_gpu).borrow(nbytes) as buf:
