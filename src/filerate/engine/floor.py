@@ -16,12 +16,13 @@ import itertools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numba
 import numpy as np
 
-from filerate.confidence import StoppingRule, median_ci
-from filerate.engine import batchio
+from filerate.confidence import StoppingRule
+from filerate.engine import batchio, rounds
 
 CHUNK = 512  # files per grab from the shared counter: small enough to balance threads
 MAX_BUFFER = 1 << 20  # larger files take several reads, as a plain reader would
@@ -90,58 +91,49 @@ class Floor:
 
     def repeat(self, pool, dirfd: int, min_repeat_s: float) -> dict:
         """Whole passes back to back until min_repeat_s has passed: one timed repeat."""
-        t0 = time.perf_counter()
         totals = np.zeros(3, dtype=np.int64)
-        passes = 0
         cpus: set[int] = set()
-        while True:
-            part, seen = self.one_pass(pool, dirfd)
-            totals += part
-            passes += 1
-            cpus.update(*seen)
-            wall = time.perf_counter() - t0
-            if wall >= min_repeat_s:
-                break
-        files_ok, nbytes, errors = (int(x) for x in totals)
-        return {
-            "passes": passes,
-            "wall_s": wall,
-            "files_ok": files_ok,
-            "files_error": errors,
-            "bytes": nbytes,
-            "files_per_s": files_ok / wall if wall > 0 else 0.0,
-            "cpus": sorted(cpus),
-        }
 
-    def measure(self, rule: StoppingRule, min_repeat_s: float, warmup: bool = True) -> dict:
-        """Timed repeats chosen by ``rule`` (after one untimed pass); the floor's record."""
+        def one_pass(i: int) -> rounds.Pass:
+            t0 = time.perf_counter()
+            part, seen = self.one_pass(pool, dirfd)
+            totals[:] += part
+            cpus.update(*seen)
+            return rounds.Pass(int(part[0]), int(part[2]), time.perf_counter() - t0)
+
+        passes, wall = rounds.timed_repeat(one_pass, min_repeat_s)
+        return {**rounds.repeat_record(passes, wall), "bytes": int(totals[1]), "cpus": sorted(cpus)}
+
+    @contextmanager
+    def session(self, min_repeat_s: float, warmup: bool = True):
+        """Threads and directory held open; yields ``measure(i)``: one timed repeat. One
+        untimed pass first (warm caches, threads started)."""
         dirfd = os.open(self.data_dir, os.O_RDONLY | os.O_DIRECTORY)
         try:
             with ThreadPoolExecutor(self.threads, thread_name_prefix="filerate-floor") as pool:
                 if warmup:
                     self.one_pass(pool, dirfd)
-                repeats, reason, t0 = [], "continue", time.perf_counter()
-                while True:
-                    repeats.append(self.repeat(pool, dirfd, min_repeat_s))
-                    fps = [r["files_per_s"] for r in repeats]
-                    stop, reason = rule.decide(fps, time.perf_counter() - t0)
-                    if stop:
-                        break
+                yield lambda i: self.repeat(pool, dirfd, min_repeat_s)
         finally:
             os.close(dirfd)
-        return summarise(repeats, self.threads, reason)
+
+    def measure(self, rule: StoppingRule, min_repeat_s: float) -> dict:
+        """Timed repeats chosen by ``rule``, on their own (not interleaved)."""
+        with self.session(min_repeat_s) as measure:
+            series = rounds.Series("floor", measure, rule)
+            rounds.run_rounds([series])
+        return record(series, self.threads)
 
 
-def summarise(repeats: list[dict], threads: int, stop_reason: str) -> dict:
-    """The floor's record for run.json: its repeats and median files/s with the CI."""
-    c = median_ci([r["files_per_s"] for r in repeats])
+def record(series: rounds.Series, threads: int) -> dict:
+    """The floor's record for run.json: its repeats, median files/s with the CI, the CPUs
+    its threads ran on (read back inside them)."""
+    cpus = set().union(*(r["cpus"] for r in series.records)) if series.records else set()
     return {
         "threads": threads,
-        "repeats": repeats,
-        "stop_reason": stop_reason,
-        "files_per_s_median": c.median,
-        "files_per_s_ci": c.as_dict(),
-        "cpus": sorted(set().union(*(r["cpus"] for r in repeats))),
+        **series.summary(),
+        "repeats": series.records,
+        "cpus": sorted(cpus),
     }
 
 
