@@ -65,10 +65,10 @@ def _run_child(args: list[str], cpus: list[int], timeout: float) -> subprocess.C
 
 
 def make_corpus(work: Path, files: int) -> tuple[Path, Path, float]:
-    from filerate.corpus import synthetic
+    from filerate import corpus
 
     t0 = time.perf_counter()
-    synthetic.generate("scale", {"files": files, "seed": 7}, work / "corpus")
+    corpus.generate("scale", {"files": files, "seed": 7}, work / "corpus")
     return work / "corpus" / "manifest.parquet", work / "corpus" / "files", time.perf_counter() - t0
 
 
