@@ -4,8 +4,9 @@ For n = 1, 2, 4, ... up to the CPUs this process may use (and that count itself)
 point runs in a child process pinned to the first n of them (``os.sched_setaffinity``
 before exec, so every thread and every Dask worker inherits it; the CPUs are read back
 with ``os.sched_getaffinity`` inside the floor's threads and inside the Dask workers and
-recorded). filerate runs one phase (``filerate process``, backend cpu, n worker
-processes, warm page cache, files read in place on a tmpfs); the floor is the bare
+recorded). filerate runs one phase (``filerate process``, backend cpu, n worker threads
+in one process or, with --processes per-core, n processes; warm page cache, files read
+in place on a tmpfs); the floor is the bare
 compiled open/read/close loop on n threads (filerate.engine.floor). Scaling efficiency
 is files/s at n / (n x files/s at 1).
 
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
+WORKER_LAYOUT = {"one": "n threads in one process", "per-core": "n processes x 1 thread"}
 SRC = HERE.parent.parent / "src"
 
 
@@ -84,14 +86,17 @@ def repeat_settings(budget_s: float) -> dict:
     }
 
 
-def phase_settings(n: int, files: int, batch_size: int, analysis: str, budget_s: float) -> dict:
+def phase_settings(n: int, args, budget_s: float) -> dict:
+    """One phase on n cores: n worker threads in one process (the floor's layout, and the
+    faster mapping for this engine: docs/PERFORMANCE.md), or n processes x 1 thread."""
     from filerate import config as cfg
 
+    files, batch_size, analysis = args.files, args.batch_size, args.analysis
     phase = {
         "corpus": "scale",
         "backend": "cpu",
         "workers": n,
-        "processes": n,
+        "processes": 1 if args.processes == "one" else n,
         "batch_size": batch_size,
         "analysis": analysis,
         "staging": False,
@@ -184,7 +189,8 @@ def to_markdown(result: dict) -> str:
         f"Machine: {m['cpus_available']} usable CPUs ({m['model']}), "
         f"{m['memory_gb']:.0f} GB RAM; corpus {result['files']:,} files "
         f"({result['bytes'] / 1e6:,.0f} MB) on {result['filesystem']}, warm page cache, read "
-        f"in place; analysis `{result['analysis']}`, batch size {result['batch_size']}.",
+        f"in place; analysis `{result['analysis']}`, batch size {result['batch_size']}; "
+        f"filerate workers: {WORKER_LAYOUT[result.get('processes', 'one')]}.",
         "Each point runs pinned (sched_setaffinity) to the first n CPUs; the CPUs seen "
         "inside the workers are recorded in scaling.json. files/s: median over time-based "
         "repeats [95 % CI of the median]; efficiency = files/s(n) / (n x files/s(1)).",
@@ -285,7 +291,7 @@ def run_points(args, manifest, data, work, deadline) -> list[dict]:
     for i, n in enumerate(counts):
         budget = (deadline - time.monotonic()) / (len(counts) - i)
         use = cpus[:n]
-        settings = phase_settings(n, args.files, batch, args.analysis, 0.55 * budget - 3)
+        settings = phase_settings(n, args, 0.55 * budget - 3)
         fr = measure_filerate(n, use, manifest, data, work / f"phase-{n}", settings, 2 * budget)
         seen = fr.get("worker_cpus")
         if seen:
@@ -311,6 +317,12 @@ def main(argv=None) -> int:
         type=lambda s: [int(x) for x in s.split(",")],
         default=None,
         help="comma-separated core counts (default 1, 2, 4, ... all)",
+    )
+    p.add_argument(
+        "--processes",
+        choices=["one", "per-core"],
+        default="one",
+        help="filerate's workers: n threads in one process (default) or n processes",
     )
     p.add_argument("--child-floor", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -339,6 +351,7 @@ def main(argv=None) -> int:
             "filesystem": stage.filesystem(str(data))[1],
             "analysis": args.analysis,
             "batch_size": args.batch_size,
+            "processes": args.processes,
             "points": points,
             "corpus_s": corpus_s,
         }
