@@ -23,9 +23,11 @@ import numpy as np
 
 from filerate.confidence import StoppingRule
 from filerate.engine import batchio, rounds
+from filerate.openflags import READ_FLAGS
 
 CHUNK = 512  # files per grab from the shared counter: small enough to balance threads
 MAX_BUFFER = 1 << 20  # larger files take several reads, as a plain reader would
+_READ_FLAGS = READ_FLAGS  # a plain int: the compiled loop freezes it
 
 
 @numba.njit(nogil=True, boundscheck=False)
@@ -37,7 +39,7 @@ def _open_read_close(dirfd, names, name_offsets, sizes, skip, lo, hi, buf, out):
     for i in range(lo, hi):
         if skip[i]:
             continue
-        fd = batchio._openat(dirfd, nptr + name_offsets[i], batchio.OPEN_FLAGS)
+        fd = batchio._openat(dirfd, nptr + name_offsets[i], _READ_FLAGS)
         if fd < 0:
             out[2] += 1
             continue

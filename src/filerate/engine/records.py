@@ -145,6 +145,8 @@ class TaskResult:
     device: str = "cpu"  # "cpu" or "gpu:N"
     t_start: float = 0.0  # epoch seconds, worker clock
     t_stop: float = 0.0
+    latency: Any = None  # np.ndarray int64 (ops x buckets): engine.latency histograms
+    latency_max: Any = None  # np.ndarray int64 (ops): the longest of each operation, ns
 
 
 @dataclass

@@ -127,6 +127,7 @@ def analyse_batch(spec: dict) -> TaskResult:
     finally:
         os.close(dirfd)
     out = TaskResult(start, stop, res.status, res.nbytes, res.hashes, errors=errors)
+    out.latency, out.latency_max = res.latency, res.latency_max
     if light:
         out.lines, out.words, out.non_ascii = (c.astype(np.int64) for c in res.counts[:3])
         out.type = res.types
@@ -186,8 +187,9 @@ def _gpu_id() -> str:
 def warm_worker(device: str, manifest: str | None = None) -> dict:
     """Prepare a worker process before timing: compile the kernels and load the
     manifest's path table (once per process), so no timed repeat pays for either on a
-    worker that the warm-up repeat happened not to use. Returns the seconds each took."""
-    out = {"cpu_kernels_s": batchio.warm_up()}
+    worker that the warm-up repeat happened not to use. Returns the seconds each took,
+    and the CPUs this worker may run on (read back here, inside the worker)."""
+    out = {"cpu_kernels_s": batchio.warm_up(), "cpus": sorted(os.sched_getaffinity(0))}
     if manifest:
         t0 = time.perf_counter()
         batchio.file_table(manifest)
