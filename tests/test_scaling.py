@@ -50,6 +50,7 @@ def test_efficiency_and_markdown(scaling):
     }
     md = scaling.to_markdown(result)
     assert "| 4 | 300 | 75 % | error: x |" in md
+    assert "not enforced" not in md
 
 
 def test_floor_child_runs_on_the_cpus_it_was_given(scaling, tmp_path):
@@ -66,3 +67,4 @@ def test_floor_child_runs_on_the_cpus_it_was_given(scaling, tmp_path):
     assert "error" not in rec, rec
     assert rec["thread_cpus"] == one  # read back inside the floor's threads
     assert rec["repeats"] >= 5
+    assert 0 < rec["cpu_per_wall"] <= 1.2  # one CPU: at most one CPU second per second
