@@ -15,7 +15,9 @@ import math
 import numba
 import numpy as np
 
-OPS = ("open", "read", "close", "hash", "count")
+from filerate.engine.records import LATENCY_OPS
+
+OPS = LATENCY_OPS
 OPEN, READ, CLOSE, HASH, COUNT = range(len(OPS))
 PER_OCTAVE = 8
 OCTAVES = 40

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+#: the operations whose per-file latency the reader times (engine.latency's histogram rows)
+LATENCY_OPS = ("open", "read", "close", "hash", "count")
+
 
 class FileStatus(IntEnum):
     """A file's outcome in one repeat (int8 in the per-file arrays)."""

@@ -22,7 +22,7 @@ import pandas as pd
 
 from filerate.atomic import write_text
 from filerate.errors import UserError
-from filerate.reports import workers
+from filerate.reports import measured, workers
 from filerate.reports.load import Phase, as_count, as_float, fmt_num, fmt_pct, load_phases
 from filerate.units import GIB, MB
 
@@ -43,7 +43,7 @@ GLOSSARY = {
     "threads_per_process": "threads per worker process",
     "total_threads": "processes × threads: the task slots",
     "batch_size": "files per task",
-    "repeats": "timed repeats (after the warm-up)",
+    "repeats": "timed repeats (after the warm-up), each whole passes for at least `min_repeat_s`",
     "startup_s": "cluster start-up, s",
     "staging_s": "copying the corpus to the RAM disk, s (0 when not staged)",
     "wall_s_median": "median wall time of one timed repeat, first submit to last result placed, s",
@@ -53,11 +53,15 @@ GLOSSARY = {
     "mb_per_s_median": "median MB/s of the files processed ok over the timed repeats",
     "cv_pct": "spread: coefficient of variation of files/s over the timed repeats, % "
     "(population s.d. / mean, as run.json `summary`)",
-    "stability": "`stable`; `unstable` if cv_pct > `--unstable-cv-pct` (quote the min–max "
-    "range, not the median); `single repeat`",
+    "stability": "`stable`: the CI of the median met `ci_target_pct`; `unstable`: it did "
+    "not (see others_cpu_pct); `single repeat`. Runs without a CI: cv_pct > "
+    "`--unstable-cv-pct` is unstable",
+    **measured.GLOSSARY,
     "speedup_vs_baseline": "files_per_s_median / the baseline's files_per_s_median",
     "speedup_min": "files_per_s_min / the baseline's files_per_s_max (worst case)",
     "speedup_max": "files_per_s_max / the baseline's files_per_s_min (best case)",
+    "speedup_ci_low": "95 % bootstrap CI of speedup_vs_baseline (timed repeats), low end",
+    "speedup_ci_high": "and high end",
     "target_files_per_s": "the plan's target for this phase",
     "target_met": "`met` if files_per_s_median >= the target, else `missed`",
     "gate_files_per_s": "the plan's intermediate gate for this phase",
@@ -72,6 +76,7 @@ GLOSSARY = {
     "files_error": "files in error in the last timed repeat",
     "mismatches": "results that differ from the manifest (validation.json)",
     "validation_ok": "validation.json `ok`: every file accounted for, no mismatch",
+    **measured.LATENCY_GLOSSARY,
 }
 COLUMNS = list(GLOSSARY)
 
@@ -95,6 +100,9 @@ _DECIMALS = {
     "ramdisk_growth_mb": 2,
     "ramdisk_peak_mb": 2,
     "ramdisk_budget_mb": 2,
+    "speedup_ci_low": 3,
+    "speedup_ci_high": 3,
+    **measured.DECIMALS,
 }
 
 
@@ -194,7 +202,9 @@ def phase_row(phase: Phase, unstable_cv_pct: float = 10.0) -> dict:
         "files_per_s_max": as_float(s.get("files_per_s_max")),
         "mb_per_s_median": as_float(s.get("mb_per_s_median")),
         "cv_pct": cv,
-        "stability": stability(cv, repeats, unstable_cv_pct),
+        "stability": measured.stability(phase, repeats) or stability(cv, repeats, unstable_cv_pct),
+        **measured.columns(phase),
+        "_values": measured.timed_values(phase),  # for the speed-up's CI; not a column
         "target_files_per_s": target,
         "target_met": _met(median, target),
         "gate_files_per_s": gate,
@@ -215,6 +225,8 @@ def build_table(phases: list[Phase], unstable_cv_pct: float = 10.0) -> pd.DataFr
         row["speedup_vs_baseline"] = _ratio(row["files_per_s_median"], base["files_per_s_median"])
         row["speedup_min"] = _ratio(row["files_per_s_min"], base["files_per_s_max"])
         row["speedup_max"] = _ratio(row["files_per_s_max"], base["files_per_s_min"])
+        ci = measured.speedup_ci(row, base)
+        row["speedup_ci_low"], row["speedup_ci_high"] = ci
     frame = pd.DataFrame(rows)
     return frame[COLUMNS]
 
@@ -265,6 +277,9 @@ def files_per_s_text(rec: dict) -> str:
     )
     if med is None:
         return "—"
+    with_ci = measured.ci_text(rec)
+    if with_ci:
+        return with_ci
     st = rec.get("stability")
     if st == "unstable":
         return f"{fmt_num(lo)}–{fmt_num(hi)} (unstable)"
@@ -279,6 +294,9 @@ def speedup_text(rec: dict, base: dict) -> str:
     med = _none(rec.get("speedup_vs_baseline"))
     if med is None:
         return "—"
+    lo, hi = _none(rec.get("speedup_ci_low")), _none(rec.get("speedup_ci_high"))
+    if lo is not None and hi is not None:
+        return f"{med:.2f}× [{lo:.2f}–{hi:.2f}]"
     if "unstable" in (rec.get("stability"), base.get("stability")):
         lo, hi = _none(rec.get("speedup_min")), _none(rec.get("speedup_max"))
         if lo is not None and hi is not None:
@@ -293,14 +311,12 @@ def target_text(rec: dict) -> str:
         if goal is None:
             continue
         verdict = rec.get(f"{key}_met") or ""
-        note = ""
-        lo, hi = _none(rec.get("files_per_s_min")), _none(rec.get("files_per_s_max"))
-        if (
-            rec.get("stability") == "unstable"
-            and lo is not None
-            and hi is not None
-            and lo < goal <= hi
-        ):
+        note, lo, hi = "", _none(rec.get("files_per_s_min")), _none(rec.get("files_per_s_max"))
+        if _none(rec.get("files_per_s_ci_low")) is not None:  # the CI, where recorded
+            lo, hi = rec["files_per_s_ci_low"], rec["files_per_s_ci_high"]
+            if lo < goal <= hi:
+                note = " (CI straddles it)"
+        elif rec.get("stability") == "unstable" and lo is not None and lo < goal <= hi:
             note = " (range straddles it)"
         parts.append(f"{label}{fmt_num(goal)}: **{verdict}**{note}")
     return "; ".join(parts) or "—"
@@ -353,7 +369,7 @@ def _throughput_cells(r: dict, base: dict) -> list:
         fmt_num(r["repeats"]),
         files_per_s_text(r),
         fmt_num(r["mb_per_s_median"], 1),
-        fmt_pct(r["cv_pct"], 1),
+        measured.floor_text(r),
         speedup_text(r, base),
         target_text(r),
         fmt_num(r["files_error"]),
@@ -367,6 +383,8 @@ def _setup_cells(r: dict) -> list:
         fmt_num(r["startup_s"], 2, "s"),
         fmt_num(r["staging_s"], 2, "s"),
         fmt_num(r["wall_s_median"], 3, "s"),
+        f"{r['stop_reason'] or '—'} ({fmt_pct(r['cv_pct'], 1)} CV)",
+        measured.cpu_text(r),
         ramdisk_text(r),
         validation_text(r),
     ]
@@ -376,40 +394,42 @@ def _md_row(cells: list) -> str:
     return "| " + " | ".join(_md_cell(c) for c in cells) + " |"
 
 
-def to_markdown(frame: pd.DataFrame, unstable_cv_pct: float = 10.0) -> str:
+def to_markdown(frame: pd.DataFrame, unstable_cv_pct: float = 10.0, phases=()) -> str:
     recs = [{k: _none(v) for k, v in r.items()} for r in frame.to_dict("records")]
     base = recs[0]
     out = [
         "# Throughput per phase",
         "",
-        f"Files/s over the timed repeats: median (min–max). A phase whose files/s varies "
-        f"by more than {unstable_cv_pct:g} % (coefficient of variation) is **unstable**: "
-        "only its range is quoted. Speed-ups are over the baseline "
+        "Files/s over the timed repeats: median [95 % confidence interval of the median]; "
+        "a phase whose interval did not come within its `ci_target_pct` is **unstable** "
+        "(runs without intervals: min–max, unstable above "
+        f"{unstable_cv_pct:g} % CV). Floor: filerate's fraction of a bare open/read/close "
+        "loop over the same files and threads [95 % CI]. Speed-ups are over the baseline "
         f"(**{_md_cell(base['phase'])}**); a target is met when the median reaches it.",
         "",
         "| phase | backend | corpus | analysis | staged | processes × threads | batch "
-        "| repeats | files/s | MB/s | spread (CV) | speed-up | target | errors | mismatches |",
+        "| repeats | files/s | MB/s | of floor | speed-up | target | errors | mismatches |",
         "|---|---|---|---|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|",
         *(_md_row(_throughput_cells(r, base)) for r in recs),
         "",
         "## Set-up time and RAM disk",
         "",
-        "| phase | cluster start-up | staging | wall per repeat (median) | RAM disk "
-        "(peak of budget) | validation |",
-        "|---|--:|--:|--:|---|---|",
+        "| phase | cluster start-up | staging | wall per repeat (median) | repeats stopped "
+        "by | other CPU use | RAM disk (peak of budget) | validation |",
+        "|---|--:|--:|--:|---|---|---|---|",
         *(_md_row(_setup_cells(r)) for r in recs),
     ]
     unstable = [r["phase"] for r in recs if r.get("stability") == "unstable"]
     if unstable:
         out += [
             "",
-            f"Unstable (CV > {unstable_cv_pct:g} %): {', '.join(unstable)}. "
-            "Rerun with more repeats on a quieter machine before comparing them.",
+            f"Unstable: {', '.join(unstable)}. Their intervals are wide: see other CPU use, "
+            "rerun on a quieter machine or raise max_phase_s before comparing them.",
         ]
+    out += measured.latency_markdown(list(phases))
     out += [
         "",
-        "Column definitions: docs/DATA.md (throughput.tsv) and README.md. "
-        "MB = 10^6 bytes.",
+        "Column definitions: docs/DATA.md (throughput.tsv) and README.md. MB = 10^6 bytes.",
         "",
     ]
     return "\n".join(out)
@@ -458,7 +478,7 @@ def run(args: argparse.Namespace) -> int:
     phases = load_phases(args.phase_dir)
     frame = build_table(phases, args.unstable_cv_pct)
     write_text(args.tsv, to_tsv(frame))
-    write_text(args.md, to_markdown(frame, args.unstable_cv_pct) + workers.markdown(phases))
+    write_text(args.md, to_markdown(frame, args.unstable_cv_pct, phases) + workers.markdown(phases))
     return 0
 
 
