@@ -155,3 +155,45 @@ def latency_markdown(phases: list[Phase]) -> list[str]:
         "|---|---|--:|--:|--:|--:|--:|",
         *rows,
     ]
+
+
+def measurement(phase: Phase) -> dict | None:
+    """How sure the phase's median is and what disturbed it, for the bottleneck report:
+    None for runs recorded before confidence intervals."""
+    s = phase.summary()
+    if "files_per_s_ci" not in s:
+        return None
+    reps = phase.repeats()
+    lat = phase.run.get("latency") or {}
+    return {
+        **columns(phase),
+        "files_per_s_median": as_float(s.get("files_per_s_median")),
+        "repeats": len(reps),
+        "passes": sum(int(r.get("passes") or 1) for r in reps),
+        "min_repeat_s": as_float(s.get("min_repeat_s")),
+        "stable": bool(s.get("ci_target_reached")),
+        "latency": {op: lat[op] for op in OPS if lat.get(op)},
+    }
+
+
+def measurement_markdown(m: dict | None) -> list[str]:
+    """The bottleneck report's paragraph on how sure the median is."""
+    if not m:
+        return []
+    rec = {**m, "stability": "stable" if m["stable"] else "unstable"}
+    text = (
+        f"Measured: {ci_text(rec)} files/s over {m['repeats']} repeats of at least "
+        f"{fmt_num(m['min_repeat_s'], 1)} s ({m['passes']} whole passes), stopped by "
+        f"{m['stop_reason']}; the CI is ±{fmt_num(m['ci_half_width_pct'], 1)} % against a "
+        f"target of ±{fmt_num(m['ci_target_pct'], 1)} %. Other processes used "
+        f"{cpu_text(rec)} of the CPU meanwhile. Floor: {floor_text(rec)} files/s."
+    )
+    if not m["stable"]:
+        text = "**Unstable.** " + text
+    lat = m["latency"]
+    if lat:
+        parts = [
+            f"{op} {fmt_num(v['p50_us'], 1)}/{fmt_num(v['p99_us'], 1)} µs" for op, v in lat.items()
+        ]
+        text += " Latency per file, p50/p99: " + ", ".join(parts) + "."
+    return [text, ""]

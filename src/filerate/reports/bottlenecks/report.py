@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 
 from filerate import __version__, config
+from filerate.reports import measured
 from filerate.reports.bottlenecks import rules
 from filerate.reports.bottlenecks.accounting import phase_breakdown
 from filerate.reports.bottlenecks.predictions import RAMDISK_GAIN_PCT, predictions, ramdisk_pairs
@@ -95,6 +96,7 @@ def _phase_report(ph: Phase, pairs: list[dict]) -> dict:
         "wall_share_pct": bd["wall_share_pct"],
         "utilisation": util,
         "repeats": bd["repeats"],
+        "measurement": measured.measurement(ph),
         "warnings": list(ph.notes),
     }
 
