@@ -130,6 +130,7 @@ def _check_phase(name: str, phase: dict, corpora: dict, cpus: int) -> None:
             f"config: phases.{name}.worker_staging = true needs staging: false "
             "(each worker stages its own batches; no shared RAM-disk copy is made)"
         )
+    _check_repeats(name, phase)
     try:
         workers = evaluate(phase["workers"], cpus)
     except ExpressionError as exc:
@@ -139,6 +140,15 @@ def _check_phase(name: str, phase: dict, corpora: dict, cpus: int) -> None:
         raise ConfigError(
             f"config: phases.{name}.workers = {phase['workers']!r}: "
             f"gives {workers} with cpu_count={cpus}; must be {bound}"
+        )
+
+
+def _check_repeats(name: str, phase: dict) -> None:
+    """What the schema cannot say about the repeat rule's keys."""
+    if phase["min_repeats"] > phase["max_repeats"]:
+        raise ConfigError(
+            f"config: phases.{name}.min_repeats = {phase['min_repeats']}: must be <= "
+            f"max_repeats ({phase['max_repeats']})"
         )
 
 
