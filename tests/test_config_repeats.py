@@ -32,3 +32,15 @@ def test_min_repeats_above_max_repeats_is_one_line():
 def test_bad_values_are_refused(key, value):
     with pytest.raises(ConfigError, match=f"phases.p.{key}"):
         cfg.validate(_conf(**{key: value}), cpu_count=2)
+
+
+def test_a_soak_longer_than_the_timeout_is_refused():
+    with pytest.raises(ConfigError, match=r"phases\.p\.duration_s = 700: must be < timeout_s"):
+        cfg.validate(_conf(duration_s=700, timeout_s=600), cpu_count=2)
+
+
+def test_the_soak_config_is_valid():
+    from pathlib import Path
+
+    conf = cfg.load(Path(__file__).resolve().parents[1] / "config" / "soak.yaml")
+    assert conf["phases"]["soak"]["duration_s"] == 600

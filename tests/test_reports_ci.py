@@ -84,7 +84,7 @@ def test_bottleneck_report_says_how_sure_and_what_disturbed(phases):
     assert steady["measurement"]["stable"] and not noisy["measurement"]["stable"]
     md = bottlenecks.to_markdown(report)
     assert "**Unstable.** Measured:" in md
-    assert "42 % others, 0.5 % steal" in md
+    assert "other processes used 42 % of the CPU and 0.5 % was stolen" in md
     assert "open 2.0/9.0 µs" in md
     # the consecutive comparison carries the CI of the change
     (test,) = report["predictions"]["tests"]

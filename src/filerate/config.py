@@ -150,6 +150,11 @@ def _check_repeats(name: str, phase: dict) -> None:
             f"config: phases.{name}.min_repeats = {phase['min_repeats']}: must be <= "
             f"max_repeats ({phase['max_repeats']})"
         )
+    if phase["duration_s"] and phase["duration_s"] >= phase["timeout_s"]:
+        raise ConfigError(
+            f"config: phases.{name}.duration_s = {phase['duration_s']:g}: must be < "
+            f"timeout_s ({phase['timeout_s']:g}), or the soak is cut short; raise timeout_s"
+        )
 
 
 def _safe_name(name: str) -> bool:

@@ -180,13 +180,20 @@ def measurement_markdown(m: dict | None) -> list[str]:
     """The bottleneck report's paragraph on how sure the median is."""
     if not m:
         return []
-    rec = {**m, "stability": "stable" if m["stable"] else "unstable"}
+    rec = {**m, "stability": "stable"}  # said once, in front, when unstable
+    others, steal = m.get("others_cpu_pct"), m.get("steal_pct")
+    cpu = (
+        f" Meanwhile other processes used {others:.0f} % of the CPU and "
+        f"{steal or 0:.1f} % was stolen by the hypervisor."
+        if others is not None
+        else ""
+    )
     text = (
         f"Measured: {ci_text(rec)} files/s over {m['repeats']} repeats of at least "
         f"{fmt_num(m['min_repeat_s'], 1)} s ({m['passes']} whole passes), stopped by "
         f"{m['stop_reason']}; the CI is ±{fmt_num(m['ci_half_width_pct'], 1)} % against a "
-        f"target of ±{fmt_num(m['ci_target_pct'], 1)} %. Other processes used "
-        f"{cpu_text(rec)} of the CPU meanwhile. Floor: {floor_text(rec)} files/s."
+        f"target of ±{fmt_num(m['ci_target_pct'], 1)} %.{cpu} Floor: {floor_text(rec)} "
+        "files/s."
     )
     if not m["stable"]:
         text = "**Unstable.** " + text
