@@ -327,7 +327,7 @@ def run_points(args, manifest, data, work, deadline) -> list[dict]:
     return points
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", help="folder for scaling.md, .json and .png (required)")
     p.add_argument("--max-seconds", type=float, default=170, help="time for the whole run")
@@ -347,6 +347,39 @@ def main(argv=None) -> int:
         help="filerate's workers: n threads in one process (default) or n processes",
     )
     p.add_argument("--child-floor", help=argparse.SUPPRESS)
+    return p
+
+
+def measure_all(args, start: float) -> dict:
+    """Corpus, then every point, in a scratch folder removed afterwards."""
+    import pandas as pd
+
+    from filerate import stage
+
+    work = _work_dir()
+    try:
+        manifest, data, corpus_s = make_corpus(work, args.files)
+        points = run_points(args, manifest, data, work, start + args.max_seconds - 5)
+        efficiency(points, "filerate")
+        efficiency(points, "floor")
+        return {
+            "machine": machine_info(),
+            "files": args.files,
+            "bytes": int(pd.read_parquet(manifest, columns=["bytes"])["bytes"].sum()),
+            "filesystem": stage.filesystem(str(data))[1],
+            "analysis": args.analysis,
+            "batch_size": args.batch_size,
+            "processes": args.processes,
+            "points": points,
+            "corpus_s": corpus_s,
+            "elapsed_s": time.monotonic() - start,
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv=None) -> int:
+    p = _parser()
     args = p.parse_args(argv)
     sys.path.insert(0, str(SRC))
     if args.child_floor:
@@ -357,31 +390,7 @@ def main(argv=None) -> int:
     start = time.monotonic()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    work = _work_dir()
-    try:
-        manifest, data, corpus_s = make_corpus(work, args.files)
-        deadline = start + args.max_seconds - 5
-        points = run_points(args, manifest, data, work, deadline)
-        import pandas as pd
-
-        from filerate import stage
-
-        result = {
-            "machine": machine_info(),
-            "files": args.files,
-            "bytes": int(pd.read_parquet(manifest, columns=["bytes"])["bytes"].sum()),
-            "filesystem": stage.filesystem(str(data))[1],
-            "analysis": args.analysis,
-            "batch_size": args.batch_size,
-            "processes": args.processes,
-            "points": points,
-            "corpus_s": corpus_s,
-        }
-        efficiency(points, "filerate")
-        efficiency(points, "floor")
-        result["elapsed_s"] = time.monotonic() - start
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    result = measure_all(args, start)
     from filerate import atomic
 
     atomic.write_json(out / "scaling.json", result)

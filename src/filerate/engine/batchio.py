@@ -167,6 +167,26 @@ def _read_fd(fd, dst, want):
 
 
 @numba.njit(inline="always")
+def _timed_read(dirfd, path, dst, want, ts, lat_hist, lat_max):
+    """Open, read (up to ``want`` bytes to the address ``dst``) and close one file, each
+    timed into the latency histograms. Returns the bytes read (-1: a read failed, -2: the
+    open failed) and the clock before the open and after the close."""
+    t0 = _now_ns(ts)
+    fd = _openat(dirfd, path, READ_FLAGS)
+    t_open = _now_ns(ts)
+    latency.record(lat_hist, lat_max, latency.OPEN, t_open - t0)
+    if fd < 0:
+        return -2, t0, t_open
+    got = _read_fd(fd, dst, want)
+    t_read = _now_ns(ts)
+    _close(fd)
+    t1 = _now_ns(ts)
+    latency.record(lat_hist, lat_max, latency.READ, t_read - t_open)
+    latency.record(lat_hist, lat_max, latency.CLOSE, t1 - t_read)
+    return got, t0, t1
+
+
+@numba.njit(inline="always")
 def _pad_slot(buf, start, got):
     """Fill a file's slot with spaces up to the next 8-byte boundary (over the probe
     byte); returns where the slot's counted words end."""
@@ -213,20 +233,13 @@ def _read_batch(
         if skip[i]:
             status[i] = _TOO_LARGE
             continue
-        t0 = _now_ns(ts)
-        fd = _openat(dirfd, nptr + name_offsets[i], READ_FLAGS)
-        t_open = _now_ns(ts)
-        latency.record(lat_hist, lat_max, latency.OPEN, t_open - t0)
-        if fd < 0:
+        # one byte more than expected: detects a file that grew
+        got, t0, t1 = _timed_read(
+            dirfd, nptr + name_offsets[i], base + offsets[i], sizes[i] + 1, ts, lat_hist, lat_max
+        )
+        if got == -2:
             status[i] = _OPEN_FAILED
             continue
-        # one byte more than expected: detects a file that grew
-        got = _read_fd(fd, base + offsets[i], sizes[i] + 1)
-        t_read = _now_ns(ts)
-        _close(fd)
-        t1 = _now_ns(ts)
-        latency.record(lat_hist, lat_max, latency.READ, t_read - t_open)
-        latency.record(lat_hist, lat_max, latency.CLOSE, t1 - t_read)
         spent[0] += t1 - t0
         if got < 0:
             status[i] = _READ_FAILED
