@@ -119,6 +119,7 @@ def run(args) -> int:
         f"{s['files_ok']} ok, {s['files_error']} in error",
         file=sys.stderr,
     )
+    _print_soak(settings["name"], result.get("soak"))
     if s["retries"] or result["lost_workers"]:
         print(
             f"phase {settings['name']}: {len(result['lost_workers'])} worker(s) lost, "
@@ -136,6 +137,16 @@ def run(args) -> int:
         )
         return 1
     return 0 if result["status"] == "ok" else 1
+
+
+def _print_soak(name: str, soak: dict | None) -> None:
+    if soak:
+        drifting = ", ".join(soak["drifting"]) or "nothing drifts"
+        print(
+            f"phase {name}: soak {soak['verdict']} over {soak['intervals']} intervals "
+            f"({drifting}; details in run.json soak)",
+            file=sys.stderr,
+        )
 
 
 def injected_fault(settings: dict) -> dict | None:
