@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run tree test lint gpu bench bench-cold report clean slurm-demo
+.PHONY: run tree test lint gpu bench bench-cold report scaling soak clean slurm-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,17 @@ bench: $(STAMP)  ## filerate against C tools on the 10,000-file corpus
 
 bench-cold: $(STAMP)  ## cold-cache reads: C reference vs filerate at 1-64 threads, staging
 	$(BIN)/python bench/bench_cold.py
+
+scaling: $(STAMP)  ## files/s against cores used, filerate and the floor (bench/out/scaling.*)
+	python bench/scaling.py --out bench/out --max-seconds 170
+
+soak: $(STAMP)  ## 10 minutes of the baseline's settings; drift of files/s, memory, fds, threads
+	snakemake --cores $(CORES) results/corpus/small/manifest.parquet
+	filerate process --config config/soak.yaml --phase soak \
+	  --manifest results/corpus/small/manifest.parquet \
+	  --data-dir results/corpus/small/files --out results/soak
+	python -c "import json; s = json.load(open('results/soak/run.json'))['soak']; \
+	  print('soak:', s['verdict'], 'drifting:', s['drifting'] or 'nothing')"
 
 report: $(STAMP)  ## regenerate only the tables, bottleneck report and HTML report
 	snakemake --cores $(CORES) --forcerun tables bottlenecks report

@@ -27,6 +27,7 @@ def _settings(**phase) -> dict:
                     "workers": 2,
                     "batch_size": 50,
                     "repeats": 2,
+                    "min_repeat_s": 0,  # one pass per repeat: per-pass wall = repeat wall
                     "warmup": 1,
                     "staging": False,
                     "timeout_s": 120,

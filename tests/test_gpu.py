@@ -94,6 +94,7 @@ def test_local_cuda_cluster_end_to_end(gpu_mod, small_corpus, tmp_path):
                     "workers": 4,
                     "batch_size": 100,
                     "repeats": 2,
+                    "min_repeat_s": 0,
                     "gpu_memory_per_worker_gb": 0.01,
                 }
             },

@@ -149,6 +149,7 @@ def _settings(name="p"):
                     "workers": 2,
                     "batch_size": 50,
                     "repeats": 2,
+                    "min_repeat_s": 0,  # one pass per repeat: counts per repeat are exact
                     "warmup": 1,
                     "staging": False,
                     "timeout_s": 120,

@@ -43,6 +43,7 @@ def _settings(name="faulty", **overrides):
         "workers": 2,
         "batch_size": BATCH,
         "repeats": 1,
+        "min_repeat_s": 0,  # one pass per repeat: a fault hits a known pass
         "warmup": 1,
         "staging": False,
         "timeout_s": 120,

@@ -92,6 +92,7 @@ def _settings(**overrides):
         "workers": 2,
         "batch_size": 8,
         "repeats": 2,
+        "min_repeat_s": 0,
         "warmup": 1,
         "staging": True,
         "analysis": "light",

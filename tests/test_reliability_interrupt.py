@@ -122,6 +122,8 @@ def _phase_settings():
                     "batch_size": 50,
                     "staging": False,
                     "warmup": 0,
+                    "repeats": 3,
+                    "min_repeat_s": 0,
                 }
             },
         },
@@ -229,9 +231,9 @@ corpora:
   a: {{files: 200, seed: 5}}
 phases:
   first:  {{corpus: a, backend: cpu, workers: 2, batch_size: 50, analysis: light,
-            repeats: 1, warmup: 0, target_files_per_s: 1000}}
+            repeats: 1, min_repeat_s: 0, warmup: 0, target_files_per_s: 1000}}
   second: {{corpus: a, backend: cpu, workers: 2, batch_size: 50, analysis: minimal,
-            repeats: 1, warmup: 0, target_files_per_s: 1000}}
+            repeats: 1, min_repeat_s: 0, warmup: 0, target_files_per_s: 1000}}
 """
 
 

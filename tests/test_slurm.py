@@ -111,6 +111,7 @@ def _slurm_settings(logs: Path, name="p"):
                     "workers": 2,
                     "batch_size": 50,
                     "repeats": 2,
+                    "min_repeat_s": 0,  # one pass per repeat: 300 files each
                     "warmup": 1,
                     "staging": False,
                     "timeout_s": 240,

@@ -144,6 +144,7 @@ def _check_phase(name: str, phase: dict, corpora: dict, cpus: int) -> None:
             f"config: phases.{name}.worker_staging = true needs staging: false "
             "(each worker stages its own batches; no shared RAM-disk copy is made)"
         )
+    _check_repeats(name, phase)
     try:
         workers = evaluate(phase["workers"], cpus)
     except ExpressionError as exc:
@@ -171,6 +172,20 @@ def _check_minhash(name: str, phase: dict) -> None:
         raise ConfigError(
             f"config: phases.{name}.minhash: bands x rows = {m['bands']} x {m['rows']} "
             f"must equal hashes = {m['hashes']}"
+        )
+
+
+def _check_repeats(name: str, phase: dict) -> None:
+    """What the schema cannot say about the repeat rule's keys."""
+    if phase["min_repeats"] > phase["max_repeats"]:
+        raise ConfigError(
+            f"config: phases.{name}.min_repeats = {phase['min_repeats']}: must be <= "
+            f"max_repeats ({phase['max_repeats']})"
+        )
+    if phase["duration_s"] and phase["duration_s"] >= phase["timeout_s"]:
+        raise ConfigError(
+            f"config: phases.{name}.duration_s = {phase['duration_s']:g}: must be < "
+            f"timeout_s ({phase['timeout_s']:g}), or the soak is cut short; raise timeout_s"
         )
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 import xxhash._xxhash as _xxhash_ext
 from numba import uint64
 
+from filerate.engine import latency
 from filerate.engine.records import FileStatus
 from filerate.openflags import READ_FLAGS
 from filerate.reference import EXTENSIONS, TYPE_CODES
@@ -205,6 +206,26 @@ def _read_fd(fd, dst, want):
 
 
 @numba.njit(inline="always")
+def _timed_read(dirfd, path, dst, want, ts, lat_hist, lat_max):
+    """Open, read (up to ``want`` bytes to the address ``dst``) and close one file, each
+    timed into the latency histograms. Returns the bytes read (-1: a read failed, -2: the
+    open failed) and the clock before the open and after the close."""
+    t0 = _now_ns(ts)
+    fd = _openat(dirfd, path, READ_FLAGS)
+    t_open = _now_ns(ts)
+    latency.record(lat_hist, lat_max, latency.OPEN, t_open - t0)
+    if fd < 0:
+        return -2, t0, t_open
+    got = _read_fd(fd, dst, want)
+    t_read = _now_ns(ts)
+    _close(fd)
+    t1 = _now_ns(ts)
+    latency.record(lat_hist, lat_max, latency.READ, t_read - t_open)
+    latency.record(lat_hist, lat_max, latency.CLOSE, t1 - t_read)
+    return got, t0, t1
+
+
+@numba.njit(inline="always")
 def _pad_slot(buf, start, got):
     """Fill a file's slot with spaces up to the next 8-byte boundary (over the probe
     byte); returns where the slot's counted words end."""
@@ -233,30 +254,31 @@ def _read_batch(
     ext_lens,
     ext_codes,
     spent,
+    lat_hist,
+    lat_max,
 ):
     """Read, hash and (if count) analyse every file of the batch; fills the out arrays.
 
     ``spent`` accumulates nanoseconds in system calls (open/read/close), hashing and
-    counting, measured per file with the monotonic clock.
+    counting, measured per file with the monotonic clock; the same clock readings fill
+    the latency histograms (engine.latency) of open, read, close, hash and count.
     """
     words64 = buf.view(np.uint64)
     base = buf.ctypes.data
     nptr = names.ctypes.data
     ts = np.zeros(2, dtype=np.int64)
     for i in range(sizes.shape[0]):
-        t0 = _now_ns(ts)
         types[i] = _type_code(names, name_offsets[i], ext_bytes, ext_lens, ext_codes)
         if skip[i]:
             status[i] = _TOO_LARGE
             continue
-        fd = _openat(dirfd, nptr + name_offsets[i], READ_FLAGS)
-        if fd < 0:
+        # one byte more than expected: detects a file that grew
+        got, t0, t1 = _timed_read(
+            dirfd, nptr + name_offsets[i], base + offsets[i], sizes[i] + 1, ts, lat_hist, lat_max
+        )
+        if got == -2:
             status[i] = _OPEN_FAILED
             continue
-        # one byte more than expected: detects a file that grew
-        got = _read_fd(fd, base + offsets[i], sizes[i] + 1)
-        _close(fd)
-        t1 = _now_ns(ts)
         spent[0] += t1 - t0
         if got < 0:
             status[i] = _READ_FAILED
@@ -270,12 +292,15 @@ def _read_batch(
         hashes[i] = _xxh3(base + start, got)
         t2 = _now_ns(ts)
         spent[1] += t2 - t1
+        latency.record(lat_hist, lat_max, latency.HASH, t2 - t1)
         stop = _pad_slot(buf, start, got)
         if count:
             _count_words(words64, start >> 3, (stop - start) >> 3, counts, i)
             if counts[3, i] > 0:  # holds a NUL byte
                 types[i] = BINARY_TYPE
-            spent[2] += _now_ns(ts) - t2
+            t3 = _now_ns(ts)
+            spent[2] += t3 - t2
+            latency.record(lat_hist, lat_max, latency.COUNT, t3 - t2)
 
 
 class FileTable:
@@ -345,6 +370,7 @@ class BatchResult:
         self.counts = np.zeros((4, n), dtype=np.uint64)  # lines, words, non_ascii, nul
         self.types = np.zeros(n, dtype=np.int8)
         self.spent_ns = np.zeros(3, dtype=np.int64)  # syscalls, hashing, counting
+        self.latency, self.latency_max = latency.new()  # per-operation histograms (ns)
 
 
 def read_batch(
@@ -378,6 +404,8 @@ def read_batch(
         _EXT_LENS,
         _EXT_CODES,
         res.spent_ns,
+        res.latency,
+        res.latency_max,
     )
     return res
 

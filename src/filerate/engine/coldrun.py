@@ -57,6 +57,14 @@ class RepeatStorage:
     def before(self, warmup: bool) -> dict | None:
         return before_repeat(self.settings, self.data_dir, self.table, self.staged, warmup)
 
+    @property
+    def single_pass(self) -> bool:
+        """Whether each timed repeat must be one pass: a cold one is evicted before it,
+        a real tree's is checked against its reference pass, and a listing counted in the
+        rate belongs to one pass."""
+        s = self.settings
+        return s.get("cache") == "cold" or self.truth is not None or s.get("listing_in_rate")
+
     def after(self, rec: dict, results, cache_rec: dict | None) -> None:
         rec["cache"] = cache_rec
         account_changed(rec, results, self.manifest, self.truth, self.data_dir)

@@ -3,7 +3,9 @@ the block device holding the corpus (reads/s, MB/s, busy %, queue depth) and GPU
 
 A background thread samples at ``hz`` (default 5) until stopped; NVML supplies per-GPU
 utilisation, memory, temperature, power and SM clock where it is available, and the
-reason it is not is kept in ``gpu_status``.
+reason it is not is kept in ``gpu_status``. Cumulative CPU seconds (the machine's busy
+time, its steal time, and this process tree's time) let ``interference`` say how much
+of the CPU something else used during a window.
 """
 
 from __future__ import annotations
@@ -67,6 +69,36 @@ class NvmlReader:
             row[p + "temp_c"] = _try(lambda h=h: nv.nvmlDeviceGetTemperature(h, 0))
             row[p + "power_w"] = _try(lambda h=h: nv.nvmlDeviceGetPowerUsage(h) / 1000)
             row[p + "sm_clock_mhz"] = _try(lambda h=h: nv.nvmlDeviceGetClockInfo(h, 1))
+
+
+def cpu_seconds(tree_cpu_s: float) -> dict:
+    """Cumulative CPU seconds over all CPUs: busy (not idle, iowait or steal), steal, and
+    this process tree's (user + system; a child that exits takes its seconds with it)."""
+    t = psutil.cpu_times()
+    steal = getattr(t, "steal", 0.0)
+    idle = t.idle + getattr(t, "iowait", 0.0)
+    busy = sum(t) - idle - steal - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+    return {"busy_cpu_s": busy, "steal_cpu_s": steal, "tree_cpu_s": tree_cpu_s}
+
+
+def interference(frame: pd.DataFrame, start: float, stop: float, cpus: int) -> dict:
+    """What else used the CPU between epoch ``start`` and ``stop``, in % of all CPUs:
+    other processes (busy time not spent by this process tree) and steal time (a
+    hypervisor running other guests). None where fewer than two samples fall inside."""
+    cols = ("t", "busy_cpu_s", "steal_cpu_s", "tree_cpu_s")
+    if frame.empty or any(c not in frame for c in cols):
+        return {"others_cpu_pct": None, "steal_pct": None, "samples": 0}
+    w = frame.loc[(frame["t"] >= start) & (frame["t"] <= stop), list(cols)].dropna()
+    if len(w) < 2:
+        return {"others_cpu_pct": None, "steal_pct": None, "samples": len(w)}
+    d = w.iloc[-1] - w.iloc[0]
+    capacity = d["t"] * max(1, cpus)
+    others = max(0.0, d["busy_cpu_s"] - d["tree_cpu_s"]) / capacity * 100
+    return {
+        "others_cpu_pct": min(100.0, others),
+        "steal_pct": d["steal_cpu_s"] / capacity * 100,
+        "samples": len(w),
+    }
 
 
 def _try(read):
@@ -137,16 +169,20 @@ class Sampler:
         row["mem_used_bytes"] = vm.total - vm.available
         row["mem_available_bytes"] = vm.available
         rss = ctx = 0
+        tree_cpu = 0.0
         for proc in self._tree():
             try:
                 with proc.oneshot():
                     rss += proc.memory_info().rss
                     c = proc.num_ctx_switches()
                     ctx += c.voluntary + c.involuntary
+                    t = proc.cpu_times()
+                    tree_cpu += t.user + t.system
             except psutil.Error:
                 continue  # a worker that just exited
         row["tree_rss_bytes"] = rss
         row["ctx_switches"] = ctx
+        row.update(cpu_seconds(tree_cpu))
         if self.ramdisk:
             row["ramdisk_used_bytes"] = shutil.disk_usage(self.ramdisk).used
         self.disk.sample(row)

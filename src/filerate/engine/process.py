@@ -26,6 +26,7 @@ from filerate.engine import (
     daskreport,
     disk,
     machine,
+    measurement,
     monitor,
     repeats,
     scheduler_log,
@@ -109,13 +110,20 @@ def run(args) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     s = result["summary"]
+    ci = s.get("files_per_s_ci") or {}
+    ci_text = f" [{ci['low']:,.0f}–{ci['high']:,.0f}]" if ci else ""
+    floor_text = (
+        f", {s['fraction_of_floor']:.2f} of the floor" if s.get("fraction_of_floor") else ""
+    )
     print(
-        f"phase {settings['name']}: {s['files_per_s_median']:,.0f} files/s median over "
-        f"{s['repeats']} repeats ({result['backend']['used']}, "
+        f"phase {settings['name']}: {s['files_per_s_median']:,.0f}{ci_text} files/s median "
+        f"over {s['repeats']} repeats ({s.get('stop_reason')}{floor_text}; "
+        f"{result['backend']['used']}, "
         f"{result['cluster']['processes']} x {result['cluster']['threads_per_process']} threads); "
         f"{s['files_ok']} ok, {s['files_error']} in error",
         file=sys.stderr,
     )
+    _print_soak(settings["name"], result.get("soak"))
     if s["retries"] or result["lost_workers"]:
         print(
             f"phase {settings['name']}: {len(result['lost_workers'])} worker(s) lost, "
@@ -133,6 +141,16 @@ def run(args) -> int:
         )
         return 1
     return 0 if result["status"] == "ok" else 1
+
+
+def _print_soak(name: str, soak: dict | None) -> None:
+    if soak:
+        drifting = ", ".join(soak["drifting"]) or "nothing drifts"
+        print(
+            f"phase {name}: soak {soak['verdict']} over {soak['intervals']} intervals "
+            f"({drifting}; details in run.json soak)",
+            file=sys.stderr,
+        )
 
 
 def injected_fault(settings: dict) -> dict | None:
@@ -162,7 +180,7 @@ def run_phase(
     with monitor.Sampler(_ramdisk_root(staging), device=disk.block_device(data_dir)) as sampler:
         info = cluster.start(settings, backend, out)
         try:
-            done, dask_report, staging = _run_on(
+            done, dask_report, staging, measured = _run_on(
                 info,
                 settings,
                 spec_base,
@@ -172,6 +190,7 @@ def run_phase(
                 deadline=deadline,
                 out=out,
                 storage=storage,
+                backend=backend,
             )
             dedup = _find_duplicates(info.client, done.last, manifest, settings, data_dir, out)
         finally:
@@ -179,6 +198,8 @@ def run_phase(
     if not done.records:  # nothing ran: cannot happen unless total is 0 (the schema forbids it)
         raise RuntimeError(f"phase {settings['name']}: no repeat ran")
     files = done.last.frame(manifest, settings["analysis"])
+    extra = _measured(settings, *measured, done, sampler)
+    extra["summary"].update(storage.summary(done.records))
     result = {
         "phase": settings["name"],
         "status": done.status,
@@ -192,11 +213,9 @@ def run_phase(
         "listing": storage.listed,
         "batches": len(batches),
         "repeats": done.records,
-        "summary": {**_summary(done.records, files), **storage.summary(done.records)},
-        "errors_by_reason": done.last.errors_by_kind(),
-        "lost_workers": done.lost_workers,
-        "timed_out_files": int((done.last.status == FileStatus.TIMED_OUT).sum()),
-        "test_fault": spec_base.get("_test_fault"),
+        "summary": {**_summary(done.records, files), **extra.pop("summary")},
+        **extra,
+        **_faults(done, spec_base),
         "dask_report": dask_report,
         "slurm": slurm.allocation(),  # the Slurm job this step ran in, if any
         **({"dedup": dedup} if dedup else {}),
@@ -217,11 +236,13 @@ def _run_on(
     files: int,
     deadline: float,
     out: Path,
+    backend: dict,
     storage: coldrun.RepeatStorage | None = None,
 ):
-    """Warm-up, timed repeats and the optional Dask report on a started cluster; with
-    worker_staging, each worker first copies its own batches (and removes them after).
-    Returns (repeats, dask report record, staging record)."""
+    """Warm-up, timed repeats (with the floor's) and the optional Dask report on a started
+    cluster; with worker_staging, each worker first copies its own batches (and removes
+    them after). Returns (repeats, dask report record, staging record, (repeat context,
+    timed series' results, the floor's (threads, why)))."""
     placement = None
     try:
         if settings.get("worker_staging"):  # each worker copies its own batches
@@ -239,8 +260,8 @@ def _run_on(
             placement=placement,
             storage=storage,
         )
-        done = repeats.run_all(ctx)
-        return done, _dask_report(ctx, done, out), staging
+        done, timed, floor_plan = _run_repeats(ctx, backend, info, _ramdisk_root(staging))
+        return done, _dask_report(ctx, done, out), staging, (ctx, timed, floor_plan)
     finally:
         if placement is not None:
             placement.remove(info.client)
@@ -253,7 +274,8 @@ def _dask_report(ctx: repeats.RepeatContext, done: repeats.PhaseRepeats, out: Pa
     if not ctx.settings.get("dask_report") or done.status != "ok":
         return None
     r = len(done.records)  # its own task keys, after every recorded repeat
-    timed = [rec["wall_s"] for rec in done.records if not rec["warmup"]]
+    # per pass: a time-based repeat is several passes, the extra repeat one
+    timed = [rec["wall_s"] / rec.get("passes", 1) for rec in done.records if not rec["warmup"]]
     out.mkdir(parents=True, exist_ok=True)
     rec = daskreport.untimed_repeat(lambda: repeats.run_repeat(ctx, r, True)[0], out, timed)
     print(
@@ -314,6 +336,41 @@ def _warm_workers(info: cluster.ClusterInfo, manifest: str) -> None:
     warm = info.client.run(tasks.warm_worker, info.device, manifest)
     info.record["kernel_warmup_s"] = time.perf_counter() - t0
     info.record["kernel_compile_s_per_worker"] = {k: v["cpu_kernels_s"] for k, v in warm.items()}
+    info.record["worker_cpus"] = {k: v["cpus"] for k, v in warm.items()}
+
+
+def _run_repeats(ctx, backend: dict, info: cluster.ClusterInfo, ramdisk: str | None):
+    """The warm-up, then the timed repeats (with the floor's) unless the warm-up timed out:
+    (what ran, the timed series' results, the floor's (threads, why))."""
+    done = repeats.PhaseRepeats()
+    repeats.run_warmup(ctx, done)
+    floor_plan = measurement.floor_plan(ctx.settings, backend, info.record)
+    timed = (None, None, None, [])
+    if done.status == "ok":
+        timed = measurement.run_timed(ctx, done, ctx.settings, floor_plan[0], ramdisk)
+    return done, timed, floor_plan
+
+
+def _measured(settings, ctx, timed, floor_plan, done, sampler) -> dict:
+    """run.json's keys from the timed repeats: the CI rule's summary keys, the floor (or
+    why not), latency percentiles, what else used the CPU, the soak and the round order."""
+    series, floor_rec, intervals, order = timed
+    threads, why = floor_plan
+    summary = measurement.summary(series, floor_rec) if series else {"stop_reason": "timeout"}
+    summary["repeat_mode"] = measurement.repeat_mode(settings)
+    summary["min_repeat_s"] = measurement.stopping_rule(settings)[1]
+    cpus = settings["resolved"]["cpu_count"]
+    summary["interference"] = measurement.interference(sampler, done.records, cpus)
+    floor_out = floor_rec or {"measured": False, "reason": why}
+    if floor_rec:
+        floor_out = {"measured": True, "reason": why, **floor_rec}
+    return {
+        "summary": summary,
+        "floor": floor_out,
+        "latency": measurement.latency_summary(ctx),
+        "soak": measurement.soak_record(intervals),
+        "rounds": [f"{r}:{name}" for r, name in order],
+    }
 
 
 def _corpus_record(settings: dict, manifest: pd.DataFrame, spec: dict, staging) -> dict:
@@ -330,6 +387,17 @@ def _corpus_record(settings: dict, manifest: pd.DataFrame, spec: dict, staging) 
 def _storage(data_dir: str) -> dict:
     """The block device and filesystem the repeats read."""
     return {"device": disk.block_device(data_dir), "fs_type": disk.mount_of(data_dir).fs_type}
+
+
+def _faults(done: repeats.PhaseRepeats, spec_base: dict) -> dict:
+    """run.json's record of what went wrong: errors by kind, lost workers, timed-out files,
+    and the fault a test injected (if any)."""
+    return {
+        "errors_by_reason": done.last.errors_by_kind(),
+        "lost_workers": done.lost_workers,
+        "timed_out_files": int((done.last.status == FileStatus.TIMED_OUT).sum()),
+        "test_fault": spec_base.get("_test_fault"),
+    }
 
 
 def _summary(records: list[dict], files: pd.DataFrame) -> dict:

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+#: the operations whose per-file latency the reader times (engine.latency's histogram rows)
+LATENCY_OPS = ("open", "read", "close", "hash", "count")
+
 
 class FileStatus(IntEnum):
     """A file's outcome in one repeat (int8 in the per-file arrays)."""
@@ -150,6 +153,8 @@ class TaskResult:
     device: str = "cpu"  # "cpu" or "gpu:N"
     t_start: float = 0.0  # epoch seconds, worker clock
     t_stop: float = 0.0
+    latency: Any = None  # np.ndarray int64 (ops x buckets): engine.latency histograms
+    latency_max: Any = None  # np.ndarray int64 (ops): the longest of each operation, ns
 
 
 @dataclass

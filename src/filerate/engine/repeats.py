@@ -15,7 +15,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from filerate.engine import coldrun, scheduler_log, tasks, worker_stats
+import numpy as np
+
+from filerate.engine import coldrun, latency, rounds, scheduler_log, tasks, worker_stats
 from filerate.engine.file_results import FileResults
 from filerate.engine.records import BatchRecord, ErrorKind, FileError, FileStatus, TaskResult
 from filerate.units import MB
@@ -34,6 +36,13 @@ class RepeatContext:
     scheduler: scheduler_log.SchedulerLog
     placement: Any = None  # worker_staging.Placement: each batch only where its copy is
     storage: Any = None  # engine.coldrun.RepeatStorage: cache state and real-tree checks
+    #: the timed repeats' latency histograms and maxima, summed over their tasks
+    latency: tuple = field(default_factory=latency.new)
+
+    def add_latency(self, res: TaskResult) -> None:
+        if res.latency is not None:
+            self.latency[0][:] += res.latency
+            np.maximum(self.latency[1], res.latency_max, out=self.latency[1])
 
 
 @dataclass
@@ -55,37 +64,102 @@ class _Submitted:
     meta: dict[str, tuple[int, int, int, float]]
 
 
-def run_all(ctx: RepeatContext) -> PhaseRepeats:
-    """The warm-up and timed repeats, in order; stops early when the phase times out."""
-    settings = ctx.settings
-    done = PhaseRepeats()
-    for r in range(settings["warmup"] + settings["repeats"]):
-        warmup = r < settings["warmup"]
-        # a cold phase's eviction (or a residency check), outside the timed window
-        cache_rec = ctx.storage.before(warmup) if ctx.storage else None
-        rec, rows, results = run_repeat(ctx, r, warmup)
+def run_warmup(ctx: RepeatContext, done: PhaseRepeats) -> None:
+    """The untimed warm-up passes (one pass each); stops early when the phase times out."""
+    for r in range(ctx.settings["warmup"]):
+        cache_rec = ctx.storage.before(True) if ctx.storage else None
+        rec, rows, results = run_repeat(ctx, r, True)
         if ctx.storage:
             ctx.storage.after(rec, results, cache_rec)
-        rec["label"] = (
-            "warm-up" if warmup else f"repeat {r - settings['warmup'] + 1}/{settings['repeats']}"
-        )
-        rec["bytes_ok"] = int(results.bytes[results.ok()].sum())
-        rec["mb_per_s"] = rec["bytes_ok"] / MB / rec["wall_s"] if rec["wall_s"] else 0.0
-        done.records.append(rec)
-        done.batch_rows.extend(rows)
-        done.lost_workers.extend({"repeat": r, **w} for w in rec["lost_workers"])
-        print(
-            f"  {settings['name']} {rec['label']}: {rec['files_per_s']:,.0f} files/s "
-            f"({rec['files_ok']} ok, {rec['files_error']} errors, {rec['wall_s']:.3f} s"
-            f"{coldrun.note(rec)})",
-            file=sys.stderr,
-        )
-        if not warmup or done.last is None:
-            done.last = results
+        rec["label"] = "warm-up"
+        _keep(ctx, done, rec, rows, results)
+        done.last = results
         if rec["timed_out"]:
             done.status = "timeout"
-            break
-    return done
+            return
+
+
+def timed_series(ctx: RepeatContext, done: PhaseRepeats, rule, min_repeat_s: float, label):
+    """filerate's timed repeats as a rounds.Series: repeat i runs whole passes back to back
+    until min_repeat_s has passed (engine.rounds.timed_repeat); its record goes in
+    ``done`` with files/s = files done over the passes' summed wall time."""
+
+    if ctx.storage is not None and ctx.storage.single_pass:
+        min_repeat_s = 0.0  # one evicted (or reference-checked) pass per repeat
+
+    def measure(i: int) -> dict:
+        r = len(done.records)
+        recs: list[dict] = []
+        # a cold phase's eviction (or a residency check), outside the timed window
+        cache_rec = ctx.storage.before(False) if ctx.storage else None
+
+        def one_pass(k: int) -> rounds.Pass:
+            rec, rows, results = run_repeat(ctx, r, False)
+            recs.append(rec)
+            done.batch_rows.extend(rows)
+            done.last = results
+            return rounds.Pass(rec["files_ok"], rec["files_error"], rec["wall_s"], rec["timed_out"])
+
+        _, elapsed = rounds.timed_repeat(one_pass, min_repeat_s)
+        rec = merge_passes(recs, r, elapsed)
+        if ctx.storage:
+            ctx.storage.after(rec, done.last, cache_rec)
+        rec["label"] = label(i)
+        _keep(ctx, done, rec, [], None)
+        if rec["timed_out"]:
+            done.status = "timeout"
+        return rec
+
+    return rounds.Series("filerate", measure, rule)
+
+
+def _keep(ctx: RepeatContext, done: PhaseRepeats, rec: dict, rows, results) -> None:
+    """Append a repeat's record (and rows) to ``done`` and print its line."""
+    done.records.append(rec)
+    done.batch_rows.extend(rows)
+    done.lost_workers.extend({"repeat": rec["repeat"], **w} for w in rec["lost_workers"])
+    passes = f", {rec['passes']} passes" if rec.get("passes", 1) > 1 else ""
+    print(
+        f"  {ctx.settings['name']} {rec['label']}: {rec['files_per_s']:,.0f} files/s "
+        f"({rec['files_ok']} ok, {rec['files_error']} errors, {rec['wall_s']:.3f} s{passes}"
+        f"{coldrun.note(rec)})",
+        file=sys.stderr,
+    )
+
+
+def merge_passes(recs: list[dict], r: int, elapsed_s: float) -> dict:
+    """One time-based repeat's record from its passes' records. wall_s sums the passes'
+    timed windows (first submit to last result placed); elapsed_s also holds the
+    bookkeeping between passes (scheduler log reads), reported as between_passes_s."""
+    wall = sum(p["wall_s"] for p in recs)
+    ok = sum(p["files_ok"] for p in recs)
+    known = all(p["retries"] is not None for p in recs)
+    nbytes = sum(p["bytes_ok"] for p in recs)
+    return {
+        "repeat": r,
+        "warmup": False,
+        "start": recs[0]["start"],
+        "stop": recs[-1]["stop"],
+        "passes": len(recs),
+        "wall_s": wall,
+        "between_passes_s": max(0.0, elapsed_s - wall),
+        "files_ok": ok,
+        "files_error": sum(p["files_error"] for p in recs),
+        "files_per_s": ok / wall if wall > 0 else 0.0,
+        "bytes_ok": nbytes,
+        "mb_per_s": nbytes / MB / wall if wall > 0 else 0.0,
+        "tasks": sum(p["tasks"] for p in recs),
+        "retried_tasks": sum(p["retried_tasks"] for p in recs) if known else None,
+        "retries": sum(p["retries"] for p in recs) if known else None,
+        "retried_batches": sorted({b for p in recs for b in p["retried_batches"]}),
+        "failed_tasks": sum(p["failed_tasks"] for p in recs),
+        "failed_batches": sorted({b for p in recs for b in p["failed_batches"]}),
+        "timed_out": any(p["timed_out"] for p in recs),
+        "lost_workers": [w for p in recs for w in p["lost_workers"]],
+        "joined_workers": [w for p in recs for w in p["joined_workers"]],
+        # the stonewall view is per pass (the workers' race to the end of one pass)
+        "per_worker": recs[-1].get("per_worker"),
+    }
 
 
 def run_repeat(
@@ -130,6 +204,8 @@ def run_repeat(
         "joined_workers": joined,
         "per_worker": worker_stats.per_worker([row.to_dict() for row in rows], start_epoch),
     }
+    rec["bytes_ok"] = int(results.bytes[results.ok()].sum())
+    rec["mb_per_s"] = rec["bytes_ok"] / MB / wall if wall else 0.0
     return rec, rows, results
 
 
@@ -171,6 +247,8 @@ def _collect(
                 results.fail(lo, hi, FileStatus.BATCH_FAILED, _batch_error(exc))
                 continue
             results.place(res)
+            if not warmup:
+                ctx.add_latency(res)
             rows.append(_batch_record(res, r, warmup, b, fut.key, sent))
     except TimeoutError:
         _time_out(ctx, submitted, pending, results)

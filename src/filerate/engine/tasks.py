@@ -133,6 +133,7 @@ def analyse_batch(spec: dict) -> TaskResult:
     finally:
         os.close(dirfd)
     out = TaskResult(start, stop, res.status, res.nbytes, res.hashes, errors=errors)
+    out.latency, out.latency_max = res.latency, res.latency_max
     if light:
         out.lines, out.words, out.non_ascii = (c.astype(np.int64) for c in res.counts[:3])
         out.type = res.types
@@ -213,11 +214,12 @@ def _gpu_id() -> str:
 def warm_worker(device: str, manifest: str | None = None) -> dict:
     """Prepare a worker process before timing: compile the kernels and load the
     manifest's path table (once per process), so no timed repeat pays for either on a
-    worker that the warm-up repeat happened not to use. Returns the seconds each took."""
+    worker that the warm-up repeat happened not to use. Returns the seconds each took,
+    and the CPUs this worker may run on (read back here, inside the worker)."""
     t0 = time.perf_counter()
     batchio.warm_up()
     fullscan.warm_up()
-    out = {"cpu_kernels_s": time.perf_counter() - t0}
+    out = {"cpu_kernels_s": time.perf_counter() - t0, "cpus": sorted(os.sched_getaffinity(0))}
     if manifest:
         t0 = time.perf_counter()
         batchio.file_table(manifest)

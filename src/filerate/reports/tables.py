@@ -22,67 +22,10 @@ import pandas as pd
 
 from filerate.atomic import write_text
 from filerate.errors import UserError
-from filerate.reports import storage, workers
+from filerate.reports import measured, storage, workers
+from filerate.reports.glossary import COLUMNS, GLOSSARY, glossary_markdown  # noqa: F401 (re-exported)
 from filerate.reports.load import Phase, as_count, as_float, fmt_num, fmt_pct, load_phases
 from filerate.units import GIB, MB
-
-#: throughput.tsv's columns, in order -> meaning (the one definition; see the docstring)
-GLOSSARY = {
-    "phase": "phase name (run.json `phase`)",
-    "status": "`ok`, or `timeout` when the phase hit its time limit",
-    "backend": "backend used: `cpu`, `gpu` or `external`",
-    "devices": "what ran the tasks: `cpu (N cores)` or the GPU ids seen in batches.parquet "
-    "(`gpu:0`)",
-    "corpus": "corpus name",
-    "corpus_files": "files in the corpus",
-    "corpus_mb": "corpus size, MB",
-    "analysis": "analysis level: `minimal`, `light` or `full`",
-    "staged": "`true` if the corpus was read from the RAM-disk copy, `false` if in place",
-    "cache": "page-cache state of the timed repeats: `warm`; `cold` (the corpus evicted "
-    "before every repeat, verified with mincore); `not cold` (cold was asked for but a "
-    "repeat was not, e.g. a corpus on tmpfs: its figures are warm ones); `ramdisk (source "
-    "cold)` (staged from an evicted source, then read from RAM)",
-    "resident_pct_max": "largest share of the sampled corpus pages in the page cache just "
-    "before a timed repeat, % (mincore)",
-    "cpu_count": "CPUs the run could use",
-    "processes": "Dask worker processes",
-    "threads_per_process": "threads per worker process",
-    "total_threads": "processes × threads: the task slots",
-    "batch_size": "files per task",
-    "repeats": "timed repeats (after the warm-up)",
-    "startup_s": "cluster start-up, s",
-    "staging_s": "copying the corpus to the RAM disk, s (0 when not staged)",
-    "wall_s_median": "median wall time of one timed repeat, first submit to last result placed, s",
-    "files_per_s_median": "median files/s over the timed repeats (files processed ok)",
-    "files_per_s_min": "slowest timed repeat, files/s",
-    "files_per_s_max": "fastest timed repeat, files/s",
-    "mb_per_s_median": "median MB/s of the files processed ok over the timed repeats",
-    "listing_s": "the directory walk that finds the files, s (cold where drop_caches ran "
-    "before it, else warm: fadvise leaves dentries cached)",
-    "files_per_s_with_listing": "median files/s with the listing added to each repeat's time",
-    "cv_pct": "spread: coefficient of variation of files/s over the timed repeats, % "
-    "(population s.d. / mean, as run.json `summary`)",
-    "stability": "`stable`; `unstable` if cv_pct > `--unstable-cv-pct` (quote the min–max "
-    "range, not the median); `single repeat`",
-    "speedup_vs_baseline": "files_per_s_median / the baseline's files_per_s_median",
-    "speedup_min": "files_per_s_min / the baseline's files_per_s_max (worst case)",
-    "speedup_max": "files_per_s_max / the baseline's files_per_s_min (best case)",
-    "target_files_per_s": "the plan's target for this phase",
-    "target_met": "`met` if files_per_s_median >= the target, else `missed`",
-    "gate_files_per_s": "the plan's intermediate gate for this phase",
-    "gate_met": "`met` / `missed`, as for the target",
-    "ramdisk_staged_mb": "RAM disk occupied by the staged copy (staging `occupied_bytes`), MB",
-    "ramdisk_growth_mb": "growth of RAM-disk use during the phase: the maximum of resources "
-    "`ramdisk_used_bytes` minus its first sample, MB",
-    "ramdisk_peak_mb": "ramdisk_staged_mb + ramdisk_growth_mb: the phase's footprint, MB",
-    "ramdisk_budget_mb": "the phase's RAM-disk budget, MB (staging `budget_bytes`, else "
-    "`ramdisk_budget_gb` × 2^30 bytes)",
-    "ramdisk_within_budget": "`true` if ramdisk_peak_mb <= ramdisk_budget_mb",
-    "files_error": "files in error in the last timed repeat",
-    "mismatches": "results that differ from the manifest (validation.json)",
-    "validation_ok": "validation.json `ok`: every file accounted for, no mismatch",
-}
-COLUMNS = list(GLOSSARY)
 
 # decimals written to the TSV per column
 _DECIMALS = {
@@ -107,6 +50,9 @@ _DECIMALS = {
     "ramdisk_growth_mb": 2,
     "ramdisk_peak_mb": 2,
     "ramdisk_budget_mb": 2,
+    "speedup_ci_low": 3,
+    "speedup_ci_high": 3,
+    **measured.DECIMALS,
 }
 
 
@@ -207,7 +153,9 @@ def phase_row(phase: Phase, unstable_cv_pct: float = 10.0) -> dict:
         "files_per_s_max": as_float(s.get("files_per_s_max")),
         "mb_per_s_median": as_float(s.get("mb_per_s_median")),
         "cv_pct": cv,
-        "stability": stability(cv, repeats, unstable_cv_pct),
+        "stability": measured.stability(phase, repeats) or stability(cv, repeats, unstable_cv_pct),
+        **measured.columns(phase),
+        "_values": measured.timed_values(phase),  # for the speed-up's CI; not a column
         "target_files_per_s": target,
         "target_met": _met(median, target),
         "gate_files_per_s": gate,
@@ -228,6 +176,8 @@ def build_table(phases: list[Phase], unstable_cv_pct: float = 10.0) -> pd.DataFr
         row["speedup_vs_baseline"] = _ratio(row["files_per_s_median"], base["files_per_s_median"])
         row["speedup_min"] = _ratio(row["files_per_s_min"], base["files_per_s_max"])
         row["speedup_max"] = _ratio(row["files_per_s_max"], base["files_per_s_min"])
+        ci = measured.speedup_ci(row, base)
+        row["speedup_ci_low"], row["speedup_ci_high"] = ci
     frame = pd.DataFrame(rows)
     return frame[COLUMNS]
 
@@ -278,6 +228,9 @@ def files_per_s_text(rec: dict) -> str:
     )
     if med is None:
         return "—"
+    with_ci = measured.ci_text(rec)
+    if with_ci:
+        return with_ci
     st = rec.get("stability")
     if st == "unstable":
         return f"{fmt_num(lo)}–{fmt_num(hi)} (unstable)"
@@ -292,6 +245,9 @@ def speedup_text(rec: dict, base: dict) -> str:
     med = _none(rec.get("speedup_vs_baseline"))
     if med is None:
         return "—"
+    lo, hi = _none(rec.get("speedup_ci_low")), _none(rec.get("speedup_ci_high"))
+    if lo is not None and hi is not None:
+        return f"{med:.2f}× [{lo:.2f}–{hi:.2f}]"
     if "unstable" in (rec.get("stability"), base.get("stability")):
         lo, hi = _none(rec.get("speedup_min")), _none(rec.get("speedup_max"))
         if lo is not None and hi is not None:
@@ -306,14 +262,12 @@ def target_text(rec: dict) -> str:
         if goal is None:
             continue
         verdict = rec.get(f"{key}_met") or ""
-        note = ""
-        lo, hi = _none(rec.get("files_per_s_min")), _none(rec.get("files_per_s_max"))
-        if (
-            rec.get("stability") == "unstable"
-            and lo is not None
-            and hi is not None
-            and lo < goal <= hi
-        ):
+        note, lo, hi = "", _none(rec.get("files_per_s_min")), _none(rec.get("files_per_s_max"))
+        if _none(rec.get("files_per_s_ci_low")) is not None:  # the CI, where recorded
+            lo, hi = rec["files_per_s_ci_low"], rec["files_per_s_ci_high"]
+            if lo < goal <= hi:
+                note = " (CI straddles it)"
+        elif rec.get("stability") == "unstable" and lo is not None and lo < goal <= hi:
             note = " (range straddles it)"
         parts.append(f"{label}{fmt_num(goal)}: **{verdict}**{note}")
     return "; ".join(parts) or "—"
@@ -366,7 +320,7 @@ def _throughput_cells(r: dict, base: dict) -> list:
         fmt_num(r["repeats"]),
         files_per_s_text(r),
         fmt_num(r["mb_per_s_median"], 1),
-        fmt_pct(r["cv_pct"], 1),
+        measured.floor_text(r),
         speedup_text(r, base),
         target_text(r),
         fmt_num(r["files_error"]),
@@ -380,6 +334,8 @@ def _setup_cells(r: dict) -> list:
         fmt_num(r["startup_s"], 2, "s"),
         fmt_num(r["staging_s"], 2, "s"),
         fmt_num(r["wall_s_median"], 3, "s"),
+        f"{r['stop_reason'] or '—'} ({fmt_pct(r['cv_pct'], 1)} CV)",
+        measured.cpu_text(r),
         ramdisk_text(r),
         validation_text(r),
     ]
@@ -389,48 +345,45 @@ def _md_row(cells: list) -> str:
     return "| " + " | ".join(_md_cell(c) for c in cells) + " |"
 
 
-def to_markdown(frame: pd.DataFrame, unstable_cv_pct: float = 10.0) -> str:
+def to_markdown(frame: pd.DataFrame, unstable_cv_pct: float = 10.0, phases=()) -> str:
     recs = [{k: _none(v) for k, v in r.items()} for r in frame.to_dict("records")]
     base = recs[0]
     out = [
         "# Throughput per phase",
         "",
-        f"Files/s over the timed repeats: median (min–max). A phase whose files/s varies "
-        f"by more than {unstable_cv_pct:g} % (coefficient of variation) is **unstable**: "
-        "only its range is quoted. Speed-ups are over the baseline "
+        "Files/s over the timed repeats: median [95 % confidence interval of the median]; "
+        "a phase whose interval did not come within its `ci_target_pct` is **unstable** "
+        "(runs without intervals: min–max, unstable above "
+        f"{unstable_cv_pct:g} % CV). Floor: filerate's fraction of a bare open/read/close "
+        "loop over the same files and threads [95 % CI]. Speed-ups are over the baseline "
         f"(**{_md_cell(base['phase'])}**); a target is met when the median reaches it.",
         "",
         "| phase | backend | corpus | analysis | staged | processes × threads | batch "
-        "| repeats | files/s | MB/s | spread (CV) | speed-up | target | errors | mismatches |",
+        "| repeats | files/s | MB/s | of floor | speed-up | target | errors | mismatches |",
         "|---|---|---|---|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|",
         *(_md_row(_throughput_cells(r, base)) for r in recs),
         "",
         "## Set-up time and RAM disk",
         "",
-        "| phase | cluster start-up | staging | wall per repeat (median) | RAM disk "
-        "(peak of budget) | validation |",
-        "|---|--:|--:|--:|---|---|",
+        "| phase | cluster start-up | staging | wall per repeat (median) | repeats stopped "
+        "by | other CPU use | RAM disk (peak of budget) | validation |",
+        "|---|--:|--:|--:|---|---|---|---|",
         *(_md_row(_setup_cells(r)) for r in recs),
     ]
     unstable = [r["phase"] for r in recs if r.get("stability") == "unstable"]
     if unstable:
         out += [
             "",
-            f"Unstable (CV > {unstable_cv_pct:g} %): {', '.join(unstable)}. "
-            "Rerun with more repeats on a quieter machine before comparing them.",
+            f"Unstable: {', '.join(unstable)}. Their intervals are wide: see other CPU use, "
+            "rerun on a quieter machine or raise max_phase_s before comparing them.",
         ]
+    out += measured.latency_markdown(list(phases))
     out += [
         "",
         "Column definitions: docs/DATA.md (throughput.tsv) and README.md. MB = 10^6 bytes.",
         "",
     ]
     return "\n".join(out)
-
-
-def glossary_markdown() -> str:
-    """:data:`GLOSSARY` as the Markdown table docs/DATA.md and README.md show."""
-    rows = [f"| `{col}` | {meaning} |" for col, meaning in GLOSSARY.items()]
-    return "\n".join(["| column | meaning |", "|---|---|", *rows]) + "\n"
 
 
 def add_parser(subparsers) -> None:
@@ -470,7 +423,7 @@ def run(args: argparse.Namespace) -> int:
     phases = load_phases(args.phase_dir)
     frame = build_table(phases, args.unstable_cv_pct)
     write_text(args.tsv, to_tsv(frame))
-    write_text(args.md, to_markdown(frame, args.unstable_cv_pct) + workers.markdown(phases))
+    write_text(args.md, to_markdown(frame, args.unstable_cv_pct, phases) + workers.markdown(phases))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from filerate.reports import measured
 from filerate.reports.bottlenecks.predictions import predicted_text, range_text
 from filerate.reports.load import fmt_num, fmt_pct
 from filerate.reports.storage import headline
@@ -21,12 +22,16 @@ def _summary(report: dict) -> list[str]:
         "pass: staging + cluster start-up + one timed repeat (mean over the timed "
         "repeats). Definitions and rules: `filerate.reports.bottlenecks` docstring.",
         "",
-        "| phase | files/s (median) | limiting resource | limits files/s | next change |",
+        "| phase | files/s (median [95 % CI]) | limiting resource | limits files/s | next change |",
         "|---|--:|---|---|---|",
     ]
     for ph in report["phases"]:
+        m = ph.get("measurement")
+        fps = fmt_num(ph["files_per_s_median"])
+        if m:
+            fps = measured.ci_text({**m, "stability": "stable" if m["stable"] else "unstable"})
         out.append(
-            f"| {_md(ph['phase'])} | {fmt_num(ph['files_per_s_median'])} | "
+            f"| {_md(ph['phase'])} | {fps} | "
             f"{_md(ph['limit'])} | {_md(ph['processing_limit'])} | "
             f"{_md(ph['recommendation']['change'])} |"
         )
@@ -108,6 +113,7 @@ def _next_change(ph: dict) -> list[str]:
 def _phase(ph: dict) -> list[str]:
     return [
         *_setup(ph),
+        *measured.measurement_markdown(ph.get("measurement")),
         *_evidence(ph),
         *_breakdown(ph),
         *_utilisation(ph),
@@ -117,14 +123,16 @@ def _phase(ph: dict) -> list[str]:
 
 def _prediction_table(tests: list[dict]) -> list[str]:
     out = [
-        "| phase | vs | change | predicted | measured (range) | verdict | why |",
+        "| phase | vs | change | predicted | measured [95 % CI] (range) | verdict | why |",
         "|---|---|---|--:|--:|---|---|",
     ]
     for t in tests:
+        ci = t.get("measured_ci_pct")
+        ci_text = f" [{range_text(ci)}]" if ci else ""
         out.append(
             f"| {_md(t['phase'])} | {_md(t['base'])} | {_md(t['description'])} | "
-            f"{predicted_text(t['predicted_pct'])} | {fmt_pct(t['measured_pct'], 0, True)} "
-            f"({range_text(t['measured_range_pct'])}) | **{t['verdict']}** | "
+            f"{predicted_text(t['predicted_pct'])} | {fmt_pct(t['measured_pct'], 0, True)}"
+            f"{ci_text} ({range_text(t['measured_range_pct'])}) | **{t['verdict']}** | "
             f"{_md(t['reason'])} |"
         )
     return [*out, "", *(f"- {_md(t['text'])}" for t in tests)]

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import itertools
 
+from filerate.confidence import ratio_ci
 from filerate.config import ABLATION_KNOBS
+from filerate.reports import measured
 from filerate.reports.load import Phase, as_float, fmt_num, fmt_pct
 
 #: a staged phase less than this much faster than in place: "RAM disk no faster"
@@ -79,6 +81,18 @@ def _change(phase: Phase, base: Phase) -> tuple[float | None, list[float] | None
     return change, rng
 
 
+def change_ci(phase: Phase, base: Phase) -> list[float] | None:
+    """The 95 % CI of the change in percent (bootstrap of the ratio of medians over the
+    timed repeats), where both runs recorded confidence intervals; else None."""
+    if not (phase.summary().get("files_per_s_ci") and base.summary().get("files_per_s_ci")):
+        return None
+    a, b = measured.timed_values(phase), measured.timed_values(base)
+    if not a or not b or not any(b):
+        return None
+    ci = ratio_ci(a, b)
+    return [(ci.low - 1) * 100, (ci.high - 1) * 100]
+
+
 def plan_direction(knob: str, frm, to) -> bool | None:
     """Did the knob move the way the plan moved it (more workers, bigger batches, less GPU
     memory per worker, lighter analysis)? None when it cannot be told."""
@@ -119,7 +133,21 @@ def _moves(phase: Phase, base: Phase, knobs: list[str]) -> list[str]:
     ]
 
 
-def _within(change, rng, predicted) -> tuple[str, str]:
+def _within_ci(ci, predicted) -> tuple[str, str]:
+    """A verdict only where the CI of the change excludes the other side."""
+    lo, hi = predicted
+    if ci[1] < lo:
+        return "refuted", "the whole 95 % CI of the change is below the predicted range"
+    if ci[0] > hi:
+        return "refuted", "the whole 95 % CI of the change is above the predicted range"
+    if lo <= ci[0] and ci[1] <= hi:
+        return "confirmed", "the 95 % CI of the change lies inside the predicted range"
+    return "inconclusive", "the 95 % CI of the change straddles an end of the predicted range"
+
+
+def _within(change, rng, predicted, ci=None) -> tuple[str, str]:
+    if ci is not None:
+        return _within_ci(ci, predicted)
     lo, hi = predicted
     if lo <= change <= hi:
         return "confirmed", "the measured change lies in the predicted range"
@@ -161,7 +189,7 @@ def _untestable_why(phase, base, knob, changed, corpus_changed) -> str | None:
     return None
 
 
-def _verdict(phase, base, knob, changed, change, rng, predicted, corpus_changed):
+def _verdict(phase, base, knob, changed, change, rng, predicted, corpus_changed, ci=None):
     if change is None:
         return "not testable here", "no files/s measured for one of the phases"
     why = _untestable_why(phase, base, knob, changed, corpus_changed)
@@ -169,17 +197,20 @@ def _verdict(phase, base, knob, changed, change, rng, predicted, corpus_changed)
         return "not testable here", why
     if predicted is None:
         return "no prediction", f"the plan predicted no gain for {knob}"
-    return _within(change, rng, predicted)
+    return _within(change, rng, predicted, ci)
 
 
 def _test(phase, base, knob, changed, gains, mode, corpus_changed=None) -> dict:
     change, rng = _change(phase, base)
+    ci = change_ci(phase, base)
     predicted = _predicted(knob, changed, gains)
     if len(changed) == 1:
         desc = _moves(phase, base, [knob])[0]
     else:
         desc = "; ".join(_moves(phase, base, changed)) or "no knob"
-    verdict, reason = _verdict(phase, base, knob, changed, change, rng, predicted, corpus_changed)
+    verdict, reason = _verdict(
+        phase, base, knob, changed, change, rng, predicted, corpus_changed, ci
+    )
     pred = (
         "no prediction in the plan"
         if predicted is None
@@ -197,9 +228,12 @@ def _test(phase, base, knob, changed, gains, mode, corpus_changed=None) -> dict:
         "predicted_pct": predicted,
         "measured_pct": change,
         "measured_range_pct": rng,
+        "measured_ci_pct": ci,
         "verdict": verdict,
         "reason": reason,
-        "text": f"{desc}: {pred}, measured {fmt_pct(change, 0, True)} → {verdict}",
+        "text": f"{desc}: {pred}, measured {fmt_pct(change, 0, True)}"
+        + (f" (95 % CI {range_text(ci)})" if ci else "")
+        + f" → {verdict}",
     }
 
 
@@ -219,6 +253,7 @@ def _missing_base(phase: Phase, gains: dict) -> dict:
         "predicted_pct": gains.get(knob),
         "measured_pct": None,
         "measured_range_pct": None,
+        "measured_ci_pct": None,
         "verdict": "not testable here",
         "reason": f"base phase {ab.get('base')!r} is not among the phase dirs",
         "text": f"{knob}: base phase {ab.get('base')} missing → not testable here",

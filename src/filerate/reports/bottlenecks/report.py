@@ -8,7 +8,7 @@ import copy
 
 from filerate import __version__, config
 from filerate.engine.disk import CPU_IDLE_BELOW_PCT, DEVICE_BUSY_PCT
-from filerate.reports import storage
+from filerate.reports import measured, storage
 from filerate.reports.bottlenecks import rules
 from filerate.reports.bottlenecks.accounting import phase_breakdown
 from filerate.reports.bottlenecks.predictions import RAMDISK_GAIN_PCT, predictions, ramdisk_pairs
@@ -99,6 +99,7 @@ def _phase_report(ph: Phase, pairs: list[dict]) -> dict:
         "wall_share_pct": bd["wall_share_pct"],
         "utilisation": util,
         "repeats": bd["repeats"],
+        "measurement": measured.measurement(ph),
         "warnings": list(ph.notes),
     }
 

@@ -3,6 +3,7 @@ change, and the plan's predictions tested."""
 
 from __future__ import annotations
 
+from filerate.reports import measured
 from filerate.reports.bottlenecks.predictions import predicted_text, range_text
 from filerate.reports.html.markup import esc, raw, table
 from filerate.reports.load import fmt_num, fmt_pct
@@ -13,7 +14,7 @@ _PREDICTION_HEADERS = [
     "compared with",
     "change",
     "predicted",
-    "measured (range)",
+    "measured [95 % CI] (range)",
     "verdict",
     "why",
 ]
@@ -75,6 +76,10 @@ def _card(p: dict) -> list[str]:
         out.append("<ul>")
         out += [f"<li><b>{esc(f['limit'])}</b>: {esc(f['evidence'])}</li>" for f in p["findings"]]
         out.append("</ul>")
+    measured_lines = measured.measurement_markdown(p.get("measurement"))
+    if measured_lines:
+        cls = "" if p["measurement"]["stable"] else " class='warn'"
+        out.append(f"<p{cls}>{esc(measured_lines[0].replace('**', ''))}</p>")
     return [*out, _utilisation_line(p), *_advice(p), _breakdown(p), "</div>"]
 
 
@@ -92,13 +97,17 @@ def section_bottlenecks(report: dict) -> str:
 
 def _prediction_cells(t: dict) -> list:
     v = t.get("verdict", "")
-    rng = t.get("measured_range_pct")
+    rng, ci = t.get("measured_range_pct"), t.get("measured_ci_pct")
+    measured_text = fmt_pct(t.get("measured_pct"), 0, True)
+    measured_text += (f" [{range_text(ci)}]" if ci else "") + (
+        f" ({range_text(rng)})" if rng else ""
+    )
     return [
         t.get("phase"),
         t.get("base"),
         t.get("description"),
         predicted_text(t.get("predicted_pct") or None),
-        fmt_pct(t.get("measured_pct"), 0, True) + (f" ({range_text(rng)})" if rng else ""),
+        measured_text,
         raw(f"<span class='{_VERDICT_CLASS.get(v, 'muted')}'>{esc(v)}</span>"),
         t.get("reason"),
     ]

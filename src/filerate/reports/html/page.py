@@ -39,9 +39,11 @@ nav a{margin-right:1rem}
 """
 
 CAPTIONS = {
-    "throughput": "Files/s per phase: median of the timed repeats, whiskers from the slowest "
-    "to the fastest repeat. Red lines: each phase's target (dashed: gate). "
-    "Hatched bars are unstable: read their range, not the bar.",
+    "throughput": "Files/s per phase: median of the timed repeats, whiskers the 95 % "
+    "confidence interval of the median (slowest to fastest repeat for runs without one); "
+    "black dash: the floor (bare open/read/close, same files and threads). Red lines: each "
+    "phase's target (dashed: gate). Hatched bars are unstable: the interval missed its "
+    "target.",
     "breakdown": "Left: one end-to-end pass per phase (staging + cluster start-up + one "
     "timed repeat) in seconds. Right: inside one timed repeat, the shares of its wall time "
     "spent reading, computing, in overheads and with idle thread slots.",

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
+from filerate.reports import measured
 from filerate.reports.html.markup import as_bool, esc, ok_class, raw, table
-from filerate.reports.load import Phase, as_count, fmt_num, fmt_pct
+from filerate.reports.load import Phase, as_count, fmt_num
 from filerate.reports.tables import (
     files_per_s_text,
     ramdisk_text,
@@ -37,7 +38,8 @@ _THROUGHPUT_HEADERS = [
     "wall (median)",
     "files/s",
     "MB/s",
-    "CV",
+    "of floor",
+    "other CPU",
     "speed-up",
     "target",
     "RAM disk",
@@ -85,8 +87,10 @@ def section_summary(rows: list[dict], report: dict) -> str:
         )
     return (
         "<h2 id='summary'>Verdicts</h2>"
-        "<p>Files/s over the timed repeats: median (min–max), or only the range when "
-        "the phase is unstable. The limiting resource (of one end-to-end pass, including "
+        "<p>Files/s over the timed repeats: median [95 % confidence interval of the "
+        "median]; <b>unstable</b> when the interval did not come within the phase's "
+        "<code>ci_target_pct</code> (runs without intervals: median (min–max), or only the "
+        "range when unstable). The limiting resource (of one end-to-end pass, including "
         "staging and start-up), what limits files/s itself, and the next change come "
         "from the bottleneck analysis below.</p>" + table(_SUMMARY_HEADERS, cells, {1, 2})
     )
@@ -110,7 +114,8 @@ def _throughput_cells(r: dict, base: dict) -> list:
         fmt_num(r.get("wall_s_median"), 3, "s"),
         raw(files_per_s),
         fmt_num(r.get("mb_per_s_median"), 1),
-        fmt_pct(r.get("cv_pct"), 1),
+        measured.floor_text(r),
+        measured.cpu_text(r),
         speedup_text(r, base),
         raw(target_html(r)),
         ramdisk_text(r).replace("**", ""),
@@ -126,7 +131,7 @@ def section_throughput(rows: list[dict]) -> str:
         "<h2 id='throughput'>Throughput</h2>"
         f"<p>Baseline for speed-ups: <code>{esc(base['phase'])}</code>. The full "
         "table with every column is <code>throughput.tsv</code>.</p>"
-        + table(_THROUGHPUT_HEADERS, cells, {2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 17, 18})
+        + table(_THROUGHPUT_HEADERS, cells, {2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 18, 19})
     )
 
 
