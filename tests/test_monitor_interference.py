@@ -33,7 +33,8 @@ def test_the_sampler_records_the_counters():
     with monitor.Sampler(None, hz=20) as s:
         t0 = time.time()
         while time.time() - t0 < 0.3:
-            pass  # burn a little CPU in this process
+            sum(range(20_000))  # burn a little CPU in this process,
+            time.sleep(0.001)  # letting the sampler's thread take the GIL
     frame = s.frame()
     assert {"busy_cpu_s", "steal_cpu_s", "tree_cpu_s"} <= set(frame)
     assert frame["tree_cpu_s"].is_monotonic_increasing
