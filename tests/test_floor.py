@@ -79,3 +79,15 @@ def test_threads_inherit_an_affinity_set_before_they_start(tree):
     finally:
         os.sched_setaffinity(0, before)
     assert cpus == [frozenset(one)] * 2
+
+
+def test_no_floor_for_a_cold_phase():
+    """A cold phase's floor would read pages the eviction left warm: not measured, and
+    the reason says so (never a cold figure divided by a warm floor)."""
+    from filerate.engine import measurement
+
+    settings = {"floor": True, "cache": "cold", "repeats": None, "duration_s": None}
+    threads, why = measurement.floor_plan(settings, {"used": "cpu"}, {"total_threads": 4})
+    assert threads is None and "cold" in why
+    settings["cache"] = "warm"
+    assert measurement.floor_plan(settings, {"used": "cpu"}, {"total_threads": 4})[0] == 4

@@ -69,6 +69,8 @@ def floor_plan(settings: dict, backend: dict, record: dict) -> tuple[int | None,
         return None, "floor: false in the settings"
     if repeat_mode(settings) == "soak":
         return None, "not measured in a soak"
+    if settings.get("cache") == "cold":  # its repeats are not evicted: it would read warm
+        return None, "not measured in a cold phase (the floor's passes would read warm pages)"
     if backend.get("used") == "external":
         return None, "an existing scheduler: the files need not be readable here"
     threads = int(record.get("total_threads") or 0)
