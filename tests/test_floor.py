@@ -86,8 +86,10 @@ def test_no_floor_for_a_cold_phase():
     the reason says so (never a cold figure divided by a warm floor)."""
     from filerate.engine import measurement
 
-    settings = {"floor": True, "cache": "cold", "repeats": None, "duration_s": None}
+    settings = {"floor": True, "cache": "cold", "staging": False, "repeats": None}
     threads, why = measurement.floor_plan(settings, {"used": "cpu"}, {"total_threads": 4})
     assert threads is None and "cold" in why
-    settings["cache"] = "warm"
+    settings["staging"] = True  # a staged cold phase reads the RAM-disk copy: floor as usual
+    assert measurement.floor_plan(settings, {"used": "cpu"}, {"total_threads": 4})[0] == 4
+    settings["cache"], settings["staging"] = "warm", False
     assert measurement.floor_plan(settings, {"used": "cpu"}, {"total_threads": 4})[0] == 4

@@ -69,7 +69,9 @@ def floor_plan(settings: dict, backend: dict, record: dict) -> tuple[int | None,
         return None, "floor: false in the settings"
     if repeat_mode(settings) == "soak":
         return None, "not measured in a soak"
-    if settings.get("cache") == "cold":  # its repeats are not evicted: it would read warm
+    if settings.get("cache") == "cold" and not settings.get("staging"):
+        # its passes are not evicted, so in place they would read warm pages; a staged
+        # cold phase reads the RAM-disk copy, which the floor reads just the same
         return None, "not measured in a cold phase (the floor's passes would read warm pages)"
     if backend.get("used") == "external":
         return None, "an existing scheduler: the files need not be readable here"
