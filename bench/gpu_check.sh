@@ -45,7 +45,8 @@ step() {  # step NAME SECONDS COMMAND...: run it if selected, log to $OUT/NAME.t
   echo "$name rc=$r"
   [ "$r" -eq 0 ] || rc=1
 }
-step tests 180 $PY -m pytest -p no:cacheprovider -m gpu tests -q -x
+step tests 180 $PY -m pytest -p no:cacheprovider -m gpu -q -x \
+  tests/test_gpu.py tests/test_full_gpu.py tests/test_cluster_security.py
 step compare 300 $PY bench/compare_backends.py --config config/config.yaml --out "$OUT" \
   --backends cpu,cpu1,gpu --work /tmp/filerate-bench
 step full 240 $PY bench/full_cpu_vs_gpu.py --out "$OUT"
