@@ -27,7 +27,7 @@ def generate_directory(name: str, settings: dict, tmp: Path, out: Path) -> tuple
             f"config: corpora.{name}.path = {settings['path']!r}: must be an existing directory"
         )
     exclude = {(st.st_dev, st.st_ino) for st in (os.stat(out), os.stat(tmp))}
-    candidates, symlinks, skipped = _walk(src, exclude)
+    candidates, symlinks, skipped = walk_files(src, exclude)
     want = int(settings["files"])
     rng = np.random.Generator(np.random.PCG64(int(settings["seed"])))
     order = rng.permutation(len(candidates)) if candidates else np.zeros(0, dtype=np.int64)
@@ -85,8 +85,17 @@ def _copy_sample(
     return rows, unreadable
 
 
-def _walk(root: bytes, exclude: set) -> tuple[list[bytes], int, list[tuple[bytes, str]]]:
-    """Regular files under ``root`` (relative, sorted by bytes), symlinks seen, skipped."""
+def _identity(entry: os.DirEntry) -> tuple[int, int]:
+    st = entry.stat(follow_symlinks=False)
+    return st.st_dev, st.st_ino
+
+
+def walk_files(
+    root: bytes, exclude: set | frozenset = frozenset()
+) -> tuple[list[bytes], int, list[tuple[bytes, str]]]:
+    """Regular files under ``root`` (relative, sorted by bytes), symlinks seen (never
+    followed), and what was skipped with why; directories whose (dev, ino) is in
+    ``exclude`` are not entered (the corpus's own output inside the tree)."""
     files: list[bytes] = []
     skipped: list[tuple[bytes, str]] = []
     symlinks = 0
@@ -105,8 +114,7 @@ def _walk(root: bytes, exclude: set) -> tuple[list[bytes], int, list[tuple[bytes
                     if entry.is_symlink():
                         symlinks += 1
                     elif entry.is_dir(follow_symlinks=False):
-                        st = entry.stat(follow_symlinks=False)
-                        if (st.st_dev, st.st_ino) not in exclude:
+                        if not exclude or _identity(entry) not in exclude:
                             stack.append(rel)
                     elif entry.is_file(follow_symlinks=False):
                         files.append(rel)

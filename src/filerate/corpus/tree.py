@@ -27,6 +27,7 @@ import pandas as pd
 
 from filerate import atomic, reference
 from filerate.corpus import manifest as truth_rows
+from filerate.corpus.directory import walk_files
 from filerate.errors import UserError
 from filerate.openflags import READ_FLAGS
 
@@ -37,38 +38,17 @@ DEFAULT_MAX_BYTES = 268435456
 
 
 def walk(root: bytes) -> tuple[list[bytes], dict]:
-    """Regular files under ``root`` (relative, sorted by bytes) and what was skipped."""
-    files, skipped, symlinks = [], [], 0
-    stack = [b""]
-    while stack:
-        rel_dir = stack.pop()
-        try:
-            it = os.scandir(root + b"/" + rel_dir if rel_dir else root)
-        except OSError as exc:
-            if not rel_dir:
-                raise UserError(
-                    f"cannot read the tree {os.fsdecode(root)}: {exc.strerror}: "
-                    "give a directory you can list"
-                ) from None
-            skipped.append((rel_dir, f"cannot list directory: {exc.strerror}"))
-            continue
-        with it:
-            for e in it:
-                rel = rel_dir + b"/" + e.name if rel_dir else e.name
-                try:
-                    if e.is_symlink():
-                        symlinks += 1
-                    elif e.is_dir(follow_symlinks=False):
-                        stack.append(rel)
-                    elif e.is_file(follow_symlinks=False):
-                        files.append(rel)
-                    else:
-                        skipped.append((rel, "not a regular file"))
-                except OSError as exc:
-                    skipped.append((rel, exc.strerror or str(exc)))
-    files.sort()
-    skipped.sort()
-    return files, {"symlinks_skipped": symlinks, "skipped": skipped}
+    """Regular files under ``root`` (relative, sorted by bytes) and what was skipped; a
+    root that cannot be listed stops here with one line naming it."""
+    try:
+        os.scandir(root).close()
+    except OSError as exc:
+        raise UserError(
+            f"cannot read the tree {os.fsdecode(root)}: {exc.strerror}: "
+            "give a directory you can list"
+        ) from None
+    files, symlinks, skipped = walk_files(root)
+    return files, {"symlinks_skipped": symlinks, "skipped": sorted(skipped)}
 
 
 def _read(root: bytes, rel: bytes, max_bytes: int) -> tuple[bytes | None, os.stat_result, str]:

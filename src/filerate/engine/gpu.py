@@ -63,7 +63,7 @@ void count_files(const unsigned char* buf, const long long* offsets,
 THREADS_PER_BLOCK = 256
 _local = threading.local()
 _kernel_lock = threading.Lock()
-_kernel = None
+_kernels: dict[str, object] = {}  # kernel name -> CuPy RawKernel, compiled once per process
 
 
 def probe() -> dict:
@@ -109,14 +109,19 @@ def probe() -> dict:
     return info
 
 
-def kernel():
-    global _kernel
+def raw_kernel(source: str, name: str):
+    """The CUDA kernel ``name`` of ``source``, compiled once per process and shared by the
+    worker's threads (gpu_full's kernel too)."""
     with _kernel_lock:
-        if _kernel is None:
+        if name not in _kernels:
             import cupy
 
-            _kernel = cupy.RawKernel(_SOURCE, "count_files")
-        return _kernel
+            _kernels[name] = cupy.RawKernel(source, name)
+        return _kernels[name]
+
+
+def kernel():
+    return raw_kernel(_SOURCE, "count_files")
 
 
 _pinned_pool = None

@@ -79,18 +79,11 @@ void full_files(const unsigned char* buf, const long long* offsets,
 """
 
 _lock = threading.Lock()
-_kernel = None
 _coefficients: dict[int, object] = {}  # hashes -> device array of (a, b), per process
 
 
 def kernel():
-    global _kernel
-    with _lock:
-        if _kernel is None:
-            import cupy
-
-            _kernel = cupy.RawKernel(_SOURCE, "full_files")
-        return _kernel
+    return gpu.raw_kernel(_SOURCE, "full_files")
 
 
 def _device_coefficients(hashes: int):

@@ -171,11 +171,7 @@ def run_phase(
     batches = _batches(len(manifest), settings["batch_size"])
     spec_base = _task_spec(settings, manifest_path, data_dir)
     deadline = time.monotonic() + settings["timeout_s"]  # cluster start-up counts too
-    if settings.get("dask_report"):
-        daskreport.check_available()  # before the cluster starts, not after the repeats
-    # validation.json goes too: it judged the old run
-    atomic.remove_outputs(out, (*OUTPUTS, *OPTIONAL_OUTPUTS, "validation.json"))
-    security.remove_stale(out)
+    _clear_for_a_new_run(settings, out)
     storage = coldrun.RepeatStorage.prepare(settings, manifest_path, manifest, data_dir, staging)
     with monitor.Sampler(_ramdisk_root(staging), device=disk.block_device(data_dir)) as sampler:
         info = cluster.start(settings, backend, out)
@@ -195,8 +191,6 @@ def run_phase(
             dedup = _find_duplicates(info.client, done.last, manifest, settings, data_dir, out)
         finally:
             info.close()
-    if not done.records:  # nothing ran: cannot happen unless total is 0 (the schema forbids it)
-        raise RuntimeError(f"phase {settings['name']}: no repeat ran")
     files = done.last.frame(manifest, settings["analysis"])
     extra = _measured(settings, *measured, done, sampler)
     extra["summary"].update(storage.summary(done.records))
@@ -224,6 +218,16 @@ def run_phase(
     }
     _write_outputs(out, files, done.batch_rows, sampler, result)
     return result
+
+
+def _clear_for_a_new_run(settings: dict, out: Path) -> None:
+    """Before anything starts: a missing dependency of dask_report fails now, not after the
+    repeats; an earlier run's outputs go (validation.json too: it judged the old run), and
+    so do TLS certificates a killed run left."""
+    if settings.get("dask_report"):
+        daskreport.check_available()
+    atomic.remove_outputs(out, (*OUTPUTS, *OPTIONAL_OUTPUTS, "validation.json"))
+    security.remove_stale(out)
 
 
 def _run_on(
@@ -261,6 +265,8 @@ def _run_on(
             storage=storage,
         )
         done, timed, floor_plan = _run_repeats(ctx, backend, info, _ramdisk_root(staging))
+        if not done.records:  # cannot happen unless there are no files (the schema forbids it)
+            raise RuntimeError(f"phase {settings['name']}: no repeat ran")
         return done, _dask_report(ctx, done, out), staging, (ctx, timed, floor_plan)
     finally:
         if placement is not None:

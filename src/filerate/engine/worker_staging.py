@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from filerate.engine import batchio, cluster
 from filerate.errors import UserError
+from filerate.units import MB
 
 COPY_THREADS = 4  # per worker: copying is system calls and waiting on storage
 
@@ -155,10 +156,14 @@ def stage(client, spec_base: dict, batches: list[tuple[int, int]], settings: dic
             raise
         placement.dirs[addr] = res["dir"]
         per_worker.append({**res, "batches": len(owner[addr])})
-    seconds = time.perf_counter() - t0
+    return placement, _record(settings, spec_base, per_worker, time.perf_counter() - t0)
+
+
+def _record(settings: dict, spec_base: dict, per_worker: list[dict], seconds: float) -> dict:
+    """The staging record of a per-worker staging (seconds: the slowest worker's wall)."""
     files = sum(w["files"] for w in per_worker)
     total = sum(w["bytes"] for w in per_worker)
-    record = {
+    return {
         "phase": settings["name"],
         "staged": True,
         "mode": "per_worker",
@@ -167,7 +172,7 @@ def stage(client, spec_base: dict, batches: list[tuple[int, int]], settings: dic
         "bytes": total,
         "seconds": seconds,
         "files_per_s": files / seconds if seconds else 0.0,
-        "mb_per_s": total / 1e6 / seconds if seconds else 0.0,
+        "mb_per_s": total / MB / seconds if seconds else 0.0,
         "failed_count": sum(w["failed_count"] for w in per_worker),
         "workers": per_worker,
         "how": (
@@ -175,4 +180,3 @@ def stage(client, spec_base: dict, batches: list[tuple[int, int]], settings: dic
             "its own directory, all at once; seconds is the wall time until the last finished"
         ),
     }
-    return placement, record
