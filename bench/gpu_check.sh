@@ -16,7 +16,7 @@
 #     --platform manylinux2014_x86_64 --platform any -d .whl \
 #     dask==2026.7.1 distributed==2026.7.1 'dask-cuda==26.10.*' 'rapids-dask-dependency==26.10.*' \
 #     partd locket tblib zict tornado 'bokeh<3.10' xyzservices \
-#     jsonschema jsonschema-specifications referencing rpds-py
+#     jsonschema jsonschema-specifications referencing rpds-py cryptography cffi pycparser
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-bench/out}
@@ -45,11 +45,11 @@ step() {  # step NAME SECONDS COMMAND...: run it if selected, log to $OUT/NAME.t
   echo "$name rc=$r"
   [ "$r" -eq 0 ] || rc=1
 }
-step tests 180 $PY -m pytest -p no:cacheprovider -m gpu -q -x \
+step tests 120 $PY -m pytest -p no:cacheprovider -m gpu -q -x \
   tests/test_gpu.py tests/test_full_gpu.py tests/test_cluster_security.py
 step compare 300 $PY bench/compare_backends.py --config config/config.yaml --out "$OUT" \
   --backends cpu,cpu1,gpu --work /tmp/filerate-bench
-step full 240 $PY bench/full_cpu_vs_gpu.py --out "$OUT"
-step scaling 200 $PY bench/scaling.py --out "$OUT" --max-seconds 170
-step floor 180 $PY bench/floor_fraction.py --threads 1,4,16 --out "$OUT"
+step full 170 $PY bench/full_cpu_vs_gpu.py --out "$OUT"
+step scaling 160 $PY bench/scaling.py --out "$OUT" --max-seconds 140
+step floor 110 $PY bench/floor_fraction.py --threads 1,4,16 --out "$OUT"
 exit $rc
