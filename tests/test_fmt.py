@@ -45,5 +45,5 @@ def test_significant_figures_and_gib_settings():
     assert fmt.sig(None) == fmt.MISSING
     # a *_gb setting is GiB: converted to decimal GB, the setting said after it
     assert fmt.gib_setting(2) == "2.1 GB (2 GiB)"
-    assert fmt.gib_setting(0.5) == "536.9 MB (0.50 GiB)"
+    assert fmt.gib_setting(0.5) == "536.9 MB (0.5 GiB)"
     assert fmt.gib_setting(None) == fmt.MISSING

@@ -34,7 +34,7 @@ def test_the_section_links_the_report_relative_to_the_html(tmp_path):
     out = tmp_path / "results" / "report" / "index.html"
     text = section_dask([ph], out)
     assert "href='../phases/base/dask-report.html'" in text
-    assert "+12 % vs the timed median" in text and "1.250 s" in text
+    assert "+12 % vs the timed median" in text and "1.25 s" in text
     assert "class='bad'" not in text  # nothing to flag
 
 

@@ -134,4 +134,4 @@ def gib_setting(gib) -> str:
     f = as_number(gib)
     if f is None:
         return MISSING
-    return f"{size(f * (1 << 30))} ({num(f, 0 if f.is_integer() else 2)} GiB)"
+    return f"{size(f * (1 << 30))} ({f:g} GiB)"  # the setting as it was written

@@ -54,8 +54,8 @@ def predicted_text(predicted) -> str:
         return "no prediction"
     lo, hi = predicted
     if lo >= 0:
-        return f"+{lo:.0f}–{hi:.0f} %"
-    return f"{lo:+.0f} to {hi:+.0f} %".replace("-", "−")
+        return f"+{fmt.num(lo)}–{fmt.num(hi)} %"
+    return f"{fmt.pct(lo, signed=True)[:-2]} to {fmt.pct(hi, signed=True)}"
 
 
 # ---- measuring a change ------------------------------------------------------------------

@@ -139,9 +139,9 @@ def _oversubscribed(s: _Signals, bd: dict) -> dict | None:
         return None
     ev = (
         f"{s.threads} threads in {s.procs} processes on {s.cpu_count} CPUs; {s.cpu_text}; "
-        f"{s.conc:.1f} tasks ran at once on average, so each got "
-        f"{min(1.0, s.cpu_count / s.conc) if s.conc else 0:.2f} of a core (tasks "
-        f"~{max(inflation, 1):.1f}× slower than on a free core)"
+        f"{fmt.num(s.conc, 1)} tasks ran at once on average, so each got "
+        f"{fmt.num(min(1.0, s.cpu_count / s.conc) if s.conc else 0, 2)} of a core (tasks "
+        f"~{fmt.ratio(max(inflation, 1), 1)} slower than on a free core)"
     )
     if s.ctx is not None:
         ev += f"; {fmt.num(s.ctx)} context switches/s ({fmt.num(ctx_per_cpu)} per CPU)"
@@ -162,12 +162,12 @@ def _scheduler(s: _Signals, bd: dict) -> dict | None:
     return finding(
         "scheduler",
         "Dask scheduler overhead",
-        f"a repeat took {bd['repeat_wall_s_mean'] * 1e3:,.1f} ms where an "
+        f"a repeat took {fmt.num(bd['repeat_wall_s_mean'] * 1e3, 1)} ms where an "
         f"overhead-free schedule of the same tasks needs "
-        f"{bd['ideal_makespan_s_mean'] * 1e3:,.1f} ms: submission, dispatch and "
+        f"{fmt.num(bd['ideal_makespan_s_mean'] * 1e3, 1)} ms: submission, dispatch and "
         f"result transfer take {fmt.pct(wall_share['scheduling'])} of the slots' "
         f"time vs {fmt.pct(wall_share['busy'])} busy; median task "
-        f"{med_task * 1e3:.1f} ms, {dispatch * 1e3:.1f} ms of slot time lost per "
+        f"{fmt.num(med_task * 1e3, 1)} ms, {fmt.num(dispatch * 1e3, 1)} ms of slot time lost per "
         f"task ({bd['tasks_per_repeat']:g} tasks per repeat)",
     )
 
@@ -178,7 +178,7 @@ def _outside_tasks(s: _Signals, bd: dict) -> dict | None:
     return finding(
         "outside_tasks",
         "CPU outside the tasks (scheduler, client, other processes)",
-        f"{s.cpu_text}, but the tasks kept only {s.conc:.1f} of {s.cpu_count} CPUs busy on "
+        f"{s.cpu_text}, but the tasks kept only {fmt.num(s.conc, 1)} of {s.cpu_count} CPUs busy on "
         "average: the rest went to the Dask scheduler, client, result transfer or "
         "other processes",
     )
@@ -198,7 +198,7 @@ def _parallelism(s: _Signals, bd: dict) -> dict | None:
         "parallelism",
         "parallelism (batches too large)",
         f"{why}: idle slots {fmt.pct(idle)} of the slots' time; "
-        f"{s.conc:.1f} tasks ran at once on {s.cpu_count} CPUs; {s.cpu_text}",
+        f"{fmt.num(s.conc, 1)} tasks ran at once on {s.cpu_count} CPUs; {s.cpu_text}",
     )
 
 

@@ -151,7 +151,7 @@ def _validation_cells(name: str, v: dict | None) -> list:
     manifest = as_count(v.get("manifest_files"))
     files_ok, files_err = as_count(v.get("files_ok")), as_count(v.get("files_error"))
     accounted = (files_ok or 0) + (files_err or 0)
-    acc = f"{accounted:,} of {manifest:,}" if manifest is not None else f"{accounted:,}"
+    acc = fmt.num(accounted) + (f" of {fmt.num(manifest)}" if manifest is not None else "")
     by_field = v.get("mismatches_by_field") or {}
     errors = v.get("errors_by_reason") or {}
     return [
