@@ -13,6 +13,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import browser  # noqa: E402
 
 
+def _shrink(png: Path) -> None:
+    """A 64-colour palette PNG: a few tens of kB instead of hundreds, for the docs."""
+    from PIL import Image
+
+    with Image.open(png) as im:
+        small = im.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT)
+    small.save(png, optimize=True)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -27,6 +36,7 @@ def main(argv: list[str]) -> int:
         for width in (1400, 390):
             browser.load(driver, page, width)
             browser.screenshot(driver, out / f"report-{width}px.png")
+            _shrink(out / f"report-{width}px.png")
             print(out / f"report-{width}px.png")
     finally:
         driver.quit()

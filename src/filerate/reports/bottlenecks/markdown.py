@@ -75,7 +75,7 @@ def _breakdown(ph: dict) -> list[str]:
     out = ["| set-up, then one timed repeat | wall seconds |", "|---|--:|"]
     out += [f"| {_md(label)} | {fmt.seconds(s)} |" for label, s in story.setup_parts(ph)]
     out.append(f"| **end to end** | **{fmt.seconds(ph['end_to_end_s'])}** |")
-    return [*out, "", *story.repeat_lines(ph), ""]
+    return [*out, "", *(part for line in story.repeat_lines(ph) for part in (line, ""))]
 
 
 def _utilisation(ph: dict) -> list[str]:

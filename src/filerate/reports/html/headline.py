@@ -115,9 +115,10 @@ def verdict(rows: list[dict], phases: list[Phase], report: dict) -> str:
     once = f", {fmt.short_rate(rp['files_per_s'])} for one real pass with set-up" if rp else ""
     change = story.files_per_s_change(ph).get("change")
     where = "staged on the RAM disk" if phase.staged else "read in place"
+    shaky = ", unstable: rerun on a quieter machine" if row.get("stability") == "unstable" else ""
     return (
         f"Fastest: {row['phase']}, {fmt.short_rate(row['files_per_s_median'])} steady "
-        f"({row.get('cache') or 'warm'} cache, {where}){once}. Limited by "
+        f"({row.get('cache') or 'warm'} cache, {where}{shaky}){once}. Limited by "
         f"{story.files_per_s_limit(ph)}" + (f"; next change: {change}." if change else ".")
     )
 
