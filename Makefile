@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run tree test lint gpu bench bench-cold report scaling soak clean slurm-demo
+.PHONY: run tree test browser lint gpu bench bench-cold report scaling soak clean slurm-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,20 @@ tree: $(STAMP)  ## measure your own tree in place: make tree TREE=/data/project
 	@test -n "$(TREE)" || { echo "make tree: give the tree, e.g. make tree TREE=/data/project"; exit 2; }
 	snakemake --cores $(CORES) --config tree="$(TREE)"
 
-test: $(STAMP)  ## lint + the test suite (GPU tests skip without a GPU)
+test: $(STAMP) browser  ## lint + the test suite (GPU tests skip without a GPU)
 	ruff check src tests bench tools
 	snakefmt --check Snakefile workflow/rules
 	pytest
+
+# the headless Chromium of tests/test_report_browser.py: installed where this runs as root
+# with apt (CI), quick when already there; elsewhere that test skips and says why
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "make: installing chromium and chromium-driver for the report's browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "make: no chromium (not root with apt): the report's browser test will skip"; fi
 
 lint: $(STAMP)
 	ruff check src tests bench tools

@@ -34,3 +34,12 @@ def shm_dir():
     d = Path(tempfile.mkdtemp(prefix=f"filerate-test-{uuid.uuid4().hex[:8]}-", dir="/dev/shm"))
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def report_site(tmp_path_factory):
+    """Simulated phases with their tables, bottleneck report and HTML page (report_site.py),
+    built once for every report test."""
+    from report_site import build_site
+
+    return build_site(tmp_path_factory.mktemp("site"))

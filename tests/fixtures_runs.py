@@ -70,6 +70,7 @@ class PhaseSpec:
     cpu_pct: float = 60.0
     ctx_per_s: float = 2_000.0
     startup_s: float = 1.0
+    kernel_warmup_s: float | None = None  # None: not recorded (runs before it was)
     staged: bool = True
     staging_s: float = 0.5
     occupied_bytes: int | None = None
@@ -326,6 +327,7 @@ def _cluster(spec: PhaseSpec) -> dict:
         "threads_per_process": spec.threads_per_process,
         "total_threads": spec.slots,
         "startup_s": spec.startup_s,
+        **({"kernel_warmup_s": spec.kernel_warmup_s} if spec.kernel_warmup_s is not None else {}),
     }
 
 

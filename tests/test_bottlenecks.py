@@ -288,7 +288,9 @@ def test_cli(cases, tmp_path, capsys):
     assert [p["limit"] for p in data["phases"]] == [p["limit"] for p in by.values()]
     text = md.read_text()
     for name, ph in by.items():
-        assert f"## {name}: {ph['limit']}" in text
+        # headed by what limits files/s; a set-up cost is said apart, never instead
+        assert f"## {name}: files/s limited by {ph['processing_limit']}" in text
+    assert "Definitions and rules: docs/BOTTLENECKS.md" in text
     assert "The plan's predictions, tested" in text
     rc = run_cli(
         [

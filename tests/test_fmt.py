@@ -36,3 +36,14 @@ def test_seconds_percent_and_ratios():
     assert fmt.seconds(123.4) == "123 s"
     assert fmt.pct(-4.25, 1, signed=True) == "−4.2 %"
     assert fmt.ratio(1.854) == "1.85×"
+
+
+def test_significant_figures_and_gib_settings():
+    assert fmt.sig(0.012345) == "0.01235"
+    assert fmt.sig(12345.6) == "12,346"
+    assert fmt.sig(2.5) == "2.500"
+    assert fmt.sig(None) == fmt.MISSING
+    # a *_gb setting is GiB: converted to decimal GB, the setting said after it
+    assert fmt.gib_setting(2) == "2.1 GB (2 GiB)"
+    assert fmt.gib_setting(0.5) == "536.9 MB (0.5 GiB)"
+    assert fmt.gib_setting(None) == fmt.MISSING

@@ -9,97 +9,14 @@ import pytest
 
 from filerate.reports import plots
 from filerate.reports.load import load_phases
-from fixtures_runs import (
-    build_phase,
-    io_bound,
-    oversubscribed,
-    phase_args,
-    run_cli,
-)
+from fixtures_runs import build_phase, phase_args, run_cli
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    root = tmp_path_factory.mktemp("site")
-    paths = [
-        build_phase(root / "phases", "baseline", target=1000),
-        oversubscribed(
-            root / "phases",
-            "legendary",
-            target=7000,
-            gate=3000,
-            ramdisk_budget_gb=2,
-            repeat_scale=[1.0, 1.5, 0.8],
-            files_error=2,
-            mismatches=1,
-        ),
-        io_bound(root / "phases", "turbo"),
-        # ran on a (simulated) GPU: GPU columns in resources.parquet
-        build_phase(root / "phases", "gpu", backend="gpu", gpus=1, gpu_util=20.0, target=10_000),
-    ]
-    args = phase_args(paths)
-    tsv = root / "tables" / "throughput.tsv"
-    bjs = root / "reports" / "bottlenecks.json"
-    out = root / "report" / "index.html"
-    plots_dir = root / "report" / "plots"
-    assert (
-        run_cli(
-            [
-                "tables",
-                *args,
-                "--unstable-cv-pct",
-                "10",
-                "--tsv",
-                str(tsv),
-                "--md",
-                str(tsv.with_suffix(".md")),
-            ]
-        )
-        == 0
-    )
-    assert (
-        run_cli(
-            [
-                "bottlenecks",
-                *args,
-                "--predicted-gains",
-                '{"workers":[150,200]}',
-                "--md",
-                str(bjs.with_suffix(".md")),
-                "--json",
-                str(bjs),
-            ]
-        )
-        == 0
-    )
-    assert (
-        run_cli(
-            [
-                "report",
-                *args,
-                "--tables",
-                str(tsv),
-                "--bottlenecks",
-                str(bjs),
-                "--plots-dir",
-                str(plots_dir),
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    return {
-        "paths": paths,
-        "tsv": tsv,
-        "bjs": bjs,
-        "out": out,
-        "plots": plots_dir,
-        "html": out.read_text(),
-        "root": root,
-    }
+def site(report_site):
+    return report_site
 
 
 def test_self_contained(site):
@@ -223,3 +140,66 @@ def test_markup_is_balanced(site):
     c = Checker()
     c.feed(site["html"])
     assert c.errors == [] and c.stack == []
+
+
+def test_first_screen_answers_the_question(site):
+    html = site["html"]
+    # the answer comes first: a verdict, then per phase two headline figures
+    assert html.index("id='answer'") < html.index("id='summary'")
+    assert "<p class='verdict'>Fastest: " in html
+    assert html.count("<div class='card phase-card'>") == 4
+    assert html.count("steady rate") >= 4 and html.count("one real pass") >= 4
+    # one real pass includes the kernel warm-up, which run.json records
+    assert "kernel warm-up 1.50 s" in html and "kernel warm-up 0.300 s" not in html
+    assert "kernel warm-up 0.3000 s" not in html
+    # what was measured, said plainly, and the settings beside it
+    assert "copied to the RAM disk (tmpfs) and read there; warm page cache" in html
+    assert "2 processes × 22 threads on 2 CPUs, batch 100, analysis light" in html
+
+
+def test_speedups_only_like_with_like(site):
+    html = site["html"]
+    # legendary's corpus (8,800 files) is not the baseline's (10,000): no speed-up
+    assert "— (other corpus or analysis)" in html
+    # turbo reads the baseline's corpus at its analysis level: a speed-up is quoted
+    assert "× baseline" in html
+
+
+def test_one_bottleneck_story_per_phase(site):
+    html = site["html"]
+    assert "limiting resource" not in html and "<th>limits files/s</th>" not in html
+    assert "<th>what limits files/s</th>" in html
+    assert "files/s limited by CPU (oversubscribed)" in html
+    assert "files/s limited by storage I/O" in html
+    assert "Next change for files/s:" in html
+    # time in stated units; idle CPUs, not idle slots
+    assert "<th>wall seconds</th>" in html and "shares of time inside tasks" in html
+    assert "idle slots" not in html and "CPUs 24 % busy, 76 % idle" in html
+    assert "docs/BOTTLENECKS.md" in html
+
+
+def test_no_device_rows_on_cpu_runs():
+    from filerate.reports.bottlenecks import story
+
+    shares = {"read": 50.0, "h2d": 0.0, "d2h": 0.0, "analyse": 50.0}
+    rows = [{"component": k, "label": k} for k in shares]
+    cpu = {"backend": "cpu", "busy_share_pct": shares, "breakdown": rows}
+    assert [k for k, _ in story.task_shares(cpu)] == ["read", "analyse"]
+    assert len(story.task_shares({**cpu, "backend": "gpu"})) == 4
+
+
+def test_units_said_once_and_converted(site):
+    html = site["html"]
+    md = site["tsv"].with_suffix(".md").read_text()
+    # a 2 GiB budget is converted to decimal units, never relabelled
+    assert "2,147 MB" not in html and "2,147 MB" not in md
+    assert "2.1 GB (2 GiB)" in html
+    assert "of the 2.1 GB budget" in md
+    assert "GiB" not in md
+
+
+def test_plots_open_full_size(site):
+    html = site["html"]
+    links = re.findall(r"<a href='([^']+\.png)'", html)
+    assert sorted(links) == sorted(f"plots/{n}.png" for n in plots.NAMES)
+    assert all((site["out"].parent / link).is_file() for link in links)

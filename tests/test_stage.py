@@ -143,7 +143,7 @@ def test_budget_below_footprint_refuses_before_copying(small_corpus, shm_dir):
     msg = str(info.value)
     assert "\n" not in msg
     assert "ramdisk_budget_gb" in msg and "0.0001" in msg
-    assert "GB" in msg and "200 files" in msg
+    assert "3.0 MB" in msg and "(0.0001 GiB)" in msg and "200 files" in msg  # converted, decimal
     assert "staging: false" in msg
     assert not dest.exists()
     assert leftover.is_dir()  # nothing was touched

@@ -108,7 +108,7 @@ def test_section_says_not_cold_and_names_a_storage_limit():
         }
     )
     text = "\n".join(storage.section([cold], {"cold": res}))
-    assert "| cold | not cold | fadvise | 50.0% | 100 | 0.010 | - | - |" in text
+    assert "| cold | not cold | fadvise | 50.0 % | 100 | 0.010 | — | — |" in text
     assert "No staging break-even" in text
     assert "- not cold: x" in text
     assert "**cold: limited by the storage device**" in text and "workers: 16" in text

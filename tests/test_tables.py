@@ -117,8 +117,14 @@ def test_unstable_never_quoted_as_one_number(table):
     assert "unstable" in row
     assert f"{leg['files_per_s_min']:,.0f}–{leg['files_per_s_max']:,.0f}" in row
     assert f"{leg['files_per_s_median']:,.0f}" not in row
-    # its speed-up is a range too
-    assert f"{leg['speedup_min']:.2f}–{leg['speedup_max']:.2f}×" in row
+    # another corpus and analysis than the baseline: no speed-up is quoted at all
+    assert "— (other corpus or analysis)" in row
+    assert f"{leg['speedup_min']:.2f}–" not in row
+    # against a like baseline, an unstable phase's speed-up is a range too
+    like = {**rec(table, "baseline"), "phase": "baseline"}
+    like.update({k: leg[k] for k in ("corpus", "corpus_files", "analysis")})
+    text = tables.speedup_text({**leg, "phase": "legendary"}, like)
+    assert text == f"{leg['speedup_min']:.2f}–{leg['speedup_max']:.2f}×"
 
 
 def test_targets_met_and_missed(table):

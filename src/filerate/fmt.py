@@ -114,3 +114,24 @@ def ratio(value, digits: int = 2) -> str:
     """A speed-up or fraction: 1.85×."""
     f = as_number(value)
     return MISSING if f is None else num(f, digits) + "×"
+
+
+def sig(value, digits: int = 4) -> str:
+    """A measured value of any size to ``digits`` significant figures: 0.01235; whole
+    numbers are never rounded: 12,345."""
+    f = as_number(value)
+    if f is None:
+        return MISSING
+    if f == 0 or not math.isfinite(f):
+        return num(f, 0)
+    places = max(0, digits - 1 - math.floor(math.log10(abs(f))))
+    return num(round(f, places), places)
+
+
+def gib_setting(gib) -> str:
+    """A ``*_gb`` config setting (GiB, 2^30 bytes) converted to decimal units, the setting
+    after it: 2.1 GB (2 GiB)."""
+    f = as_number(gib)
+    if f is None:
+        return MISSING
+    return f"{size(f * (1 << 30))} ({f:g} GiB)"  # the setting as it was written

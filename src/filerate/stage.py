@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from filerate import atomic
+from filerate import atomic, fmt
 from filerate.errors import UserError
 from filerate.openflags import READ_FLAGS
 from filerate.units import GIB, MB, gib_to_bytes
@@ -128,10 +128,10 @@ def run(args) -> int:
     record["source_cache"] = source_cache
     atomic.write_json(args.record, record)
     print(
-        f"staged {record['files']} files ({record['bytes'] / MB:.1f} MB) "
+        f"staged {fmt.num(record['files'])} files ({fmt.size(record['bytes'])}) "
         f"to {record['staged_dir']} "
-        f"in {record['seconds']:.2f} s: {record['files_per_s']:,.0f} files/s, "
-        f"{record['mb_per_s']:,.0f} MB/s",
+        f"in {fmt.seconds(record['seconds'])}: {fmt.rate(record['files_per_s'])}, "
+        f"{fmt.mb_per_s(record['mb_per_s'])}",
         file=sys.stderr,
     )
     return 0
@@ -223,23 +223,23 @@ def _check_room(
     free memory or the RAM disk; returns the memory available before staging."""
     if budget_gb is not None and need > budget_gb * GIB:
         raise UserError(
-            f"phase {phase}: the staged corpus needs {need / GIB:.2f} GB on the RAM disk "
-            f"({files} files, {total / GIB:.2f} GB of data) but "
-            f"ramdisk_budget_gb is {budget_gb:g}: raise the budget or set staging: false"
+            f"phase {phase}: the staged corpus needs {fmt.size(need)} on the RAM disk "
+            f"({files} files, {fmt.size(total)} of data) but ramdisk_budget_gb is "
+            f"{fmt.gib_setting(budget_gb)}: raise the budget or set staging: false"
         )
     available = psutil.virtual_memory().available
     if available - need < min_free_memory_gb * GIB:
         raise UserError(
-            f"phase {phase}: staging needs {need / GIB:.2f} GB but only "
-            f"{available / GIB:.2f} GB of memory is available and "
-            f"{min_free_memory_gb:g} GB must stay free: free memory, lower "
+            f"phase {phase}: staging needs {fmt.size(need)} but only "
+            f"{fmt.size(available)} of memory is available and "
+            f"{fmt.gib_setting(min_free_memory_gb)} must stay free: free memory, lower "
             "ramdisk.min_free_memory_gb, or set staging: false"
         )
     free_fs = shutil.disk_usage(root).free
     if need > free_fs:
         raise UserError(
-            f"phase {phase}: staging needs {need / GIB:.2f} GB but {root} has "
-            f"{free_fs / GIB:.2f} GB free: enlarge the RAM disk or set staging: false"
+            f"phase {phase}: staging needs {fmt.size(need)} but {root} has "
+            f"{fmt.size(free_fs)} free: enlarge the RAM disk or set staging: false"
         )
     return available
 

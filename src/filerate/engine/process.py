@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from filerate import atomic
+from filerate import atomic, fmt
 from filerate.engine import (
     cluster,
     coldrun,
@@ -111,12 +111,12 @@ def run(args) -> int:
         signal.signal(signal.SIGTERM, previous)
     s = result["summary"]
     ci = s.get("files_per_s_ci") or {}
-    ci_text = f" [{ci['low']:,.0f}–{ci['high']:,.0f}]" if ci else ""
+    rate = fmt.rate_ci(s["files_per_s_median"], ci.get("low"), ci.get("high"))
     floor_text = (
-        f", {s['fraction_of_floor']:.2f} of the floor" if s.get("fraction_of_floor") else ""
+        f", {fmt.num(s['fraction_of_floor'], 2)} of the floor" if s.get("fraction_of_floor") else ""
     )
     print(
-        f"phase {settings['name']}: {s['files_per_s_median']:,.0f}{ci_text} files/s median "
+        f"phase {settings['name']}: {rate} median "
         f"over {s['repeats']} repeats ({s.get('stop_reason')}{floor_text}; "
         f"{result['backend']['used']}, "
         f"{result['cluster']['processes']} x {result['cluster']['threads_per_process']} threads); "

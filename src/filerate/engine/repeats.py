@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from filerate import fmt
 from filerate.engine import coldrun, latency, rounds, scheduler_log, tasks, worker_stats
 from filerate.engine.file_results import FileResults
 from filerate.engine.records import BatchRecord, ErrorKind, FileError, FileStatus, TaskResult
@@ -120,8 +121,8 @@ def _keep(ctx: RepeatContext, done: PhaseRepeats, rec: dict, rows, results) -> N
     done.lost_workers.extend({"repeat": rec["repeat"], **w} for w in rec["lost_workers"])
     passes = f", {rec['passes']} passes" if rec.get("passes", 1) > 1 else ""
     print(
-        f"  {ctx.settings['name']} {rec['label']}: {rec['files_per_s']:,.0f} files/s "
-        f"({rec['files_ok']} ok, {rec['files_error']} errors, {rec['wall_s']:.3f} s{passes}"
+        f"  {ctx.settings['name']} {rec['label']}: {fmt.rate(rec['files_per_s'])} "
+        f"({rec['files_ok']} ok, {rec['files_error']} errors, {fmt.seconds(rec['wall_s'])}{passes}"
         f"{coldrun.note(rec)})",
         file=sys.stderr,
     )

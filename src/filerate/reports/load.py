@@ -115,6 +115,12 @@ class Phase:
         return as_float(self.cluster.get("startup_s"))
 
     @property
+    def kernel_warmup_s(self) -> float | None:
+        """Seconds compiling the kernels and loading the path table on every worker, once
+        per run before any timing (run.json ``cluster.kernel_warmup_s``)."""
+        return as_float(self.cluster.get("kernel_warmup_s"))
+
+    @property
     def staging_s(self) -> float | None:
         """Seconds spent copying the corpus to the RAM disk (0 when not staged)."""
         st = self.staging
@@ -321,20 +327,3 @@ def gpu_indices(resources: pd.DataFrame | None) -> list[int]:
             if middle.isdigit():
                 out.append(int(middle))
     return sorted(out)
-
-
-def fmt_num(value, digits: int = 0, unit: str = "") -> str:
-    """A number for people: thousands separators, '—' for missing."""
-    f = as_float(value)
-    if f is None:
-        return "—"
-    text = f"{f:,.{digits}f}"
-    return f"{text} {unit}".rstrip() if unit else text
-
-
-def fmt_pct(value, digits: int = 0, signed: bool = False) -> str:
-    f = as_float(value)
-    if f is None:
-        return "—"
-    text = f"{f:+,.{digits}f}" if signed else f"{f:,.{digits}f}"
-    return text.replace("-", "−") + " %"

@@ -6,9 +6,10 @@ CPU, and latency percentiles per operation (run.json ``summary``, ``floor``,
 
 from __future__ import annotations
 
+from filerate import fmt
 from filerate.confidence import ratio_ci
 from filerate.engine.records import LATENCY_OPS as OPS
-from filerate.reports.load import Phase, as_float, fmt_num
+from filerate.reports.load import Phase, as_float
 
 #: throughput.tsv columns added here -> meaning (tables.GLOSSARY includes them, the
 #: latency columns last)
@@ -107,7 +108,7 @@ def ci_text(rec: dict) -> str | None:
     low, high = rec.get("files_per_s_ci_low"), rec.get("files_per_s_ci_high")
     if low is None or high is None or rec.get("files_per_s_median") is None:
         return None
-    text = f"{fmt_num(rec['files_per_s_median'])} [{fmt_num(low)}–{fmt_num(high)}]"
+    text = f"{fmt.num(rec['files_per_s_median'])} [{fmt.num(low)}–{fmt.num(high)}]"
     if rec.get("stability") == "unstable":
         text += " (unstable)"
     return text
@@ -118,15 +119,15 @@ def floor_text(rec: dict) -> str:
     if frac is None:
         return "—"
     lo, hi = rec.get("fraction_of_floor_ci_low"), rec.get("fraction_of_floor_ci_high")
-    ci = f" [{lo:.2f}–{hi:.2f}]" if lo is not None and hi is not None else ""
-    return f"{frac:.2f}{ci} of {fmt_num(rec.get('floor_files_per_s_median'))}"
+    ci = f" {fmt.interval(lo, hi, 2)}" if lo is not None and hi is not None else ""
+    return f"{fmt.num(frac, 2)}{ci} of {fmt.num(rec.get('floor_files_per_s_median'))}"
 
 
 def cpu_text(rec: dict) -> str:
     others, steal = rec.get("others_cpu_pct"), rec.get("steal_pct")
     if others is None:
         return "—"
-    return f"{others:.0f} % others, {steal or 0:.1f} % steal"
+    return f"{fmt.pct(others)} others, {fmt.pct(steal or 0, 1)} steal"
 
 
 def latency_markdown(phases: list[Phase]) -> list[str]:
@@ -138,9 +139,9 @@ def latency_markdown(phases: list[Phase]) -> list[str]:
             v = lat.get(op)
             if not v:
                 continue
-            cells = [fmt_num(v.get(k), 1) for k in ("p50_us", "p90_us", "p99_us", "max_us")]
+            cells = [fmt.num(v.get(k), 1) for k in ("p50_us", "p90_us", "p99_us", "max_us")]
             rows.append(
-                f"| {p.name} | {op} | {fmt_num(v.get('count'))} | " + " | ".join(cells) + " |"
+                f"| {p.name} | {op} | {fmt.num(v.get('count'))} | " + " | ".join(cells) + " |"
             )
     if not rows:
         return []
@@ -183,16 +184,16 @@ def measurement_markdown(m: dict | None) -> list[str]:
     rec = {**m, "stability": "stable"}  # said once, in front, when unstable
     others, steal = m.get("others_cpu_pct"), m.get("steal_pct")
     cpu = (
-        f" Meanwhile other processes used {others:.0f} % of the CPU and "
-        f"{steal or 0:.1f} % was stolen by the hypervisor."
+        f" Meanwhile other processes used {fmt.pct(others)} of the CPU and "
+        f"{fmt.pct(steal or 0, 1)} was stolen by the hypervisor."
         if others is not None
         else ""
     )
     text = (
         f"Measured: {ci_text(rec)} files/s over {m['repeats']} repeats of at least "
-        f"{fmt_num(m['min_repeat_s'], 1)} s ({m['passes']} whole passes), stopped by "
-        f"{m['stop_reason']}; the CI is ±{fmt_num(m['ci_half_width_pct'], 1)} % against a "
-        f"target of ±{fmt_num(m['ci_target_pct'], 1)} %.{cpu} Floor: {floor_text(rec)} "
+        f"{fmt.num(m['min_repeat_s'], 1)} s ({m['passes']} whole passes), stopped by "
+        f"{m['stop_reason']}; the CI is ±{fmt.num(m['ci_half_width_pct'], 1)} % against a "
+        f"target of ±{fmt.num(m['ci_target_pct'], 1)} %.{cpu} Floor: {floor_text(rec)} "
         "files/s."
     )
     if not m["stable"]:
@@ -200,7 +201,7 @@ def measurement_markdown(m: dict | None) -> list[str]:
     lat = m["latency"]
     if lat:
         parts = [
-            f"{op} {fmt_num(v['p50_us'], 1)}/{fmt_num(v['p99_us'], 1)} µs" for op, v in lat.items()
+            f"{op} {fmt.num(v['p50_us'], 1)}/{fmt.num(v['p99_us'], 1)} µs" for op, v in lat.items()
         ]
         text += " Latency per file, p50/p99: " + ", ".join(parts) + "."
     return [text, ""]

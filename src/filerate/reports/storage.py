@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from filerate import fmt
+
 
 def break_even(staging_s: float, cold_pass_s: float, staged_pass_s: float) -> dict:
     """Passes after which staging has paid for itself (``passes``), or never (None)."""
@@ -100,16 +102,18 @@ def break_evens(runs: list[dict]) -> list[dict]:
 def headline(rec: dict) -> str:
     """One sentence for the top of the reports."""
     base = (
-        f"staging {rec['files']:,} files from cold storage took {rec['staging_s']:.2f} s; "
-        f"a staged pass takes {rec['staged_pass_s']:.2f} s against "
-        f"{rec['cold_pass_s']:.2f} s cold in place ({rec['staged_phase']} vs "
+        f"staging {fmt.num(rec['files'])} files from cold storage took "
+        f"{fmt.seconds(rec['staging_s'])}; a staged pass takes "
+        f"{fmt.seconds(rec['staged_pass_s'])} against "
+        f"{fmt.seconds(rec['cold_pass_s'])} cold in place ({rec['staged_phase']} vs "
         f"{rec['in_place_phase']})"
     )
     if rec["passes"] is None:
         return f"The RAM disk does not help on this machine: {base}, so it never pays off."
     return (
         f"The RAM disk pays off from pass {rec['passes']} on "
-        f"(break-even {rec['exact']:.1f} passes, if every in-place pass is cold): {base}."
+        f"(break-even {fmt.num(rec['exact'], 1)} passes, if every in-place pass is cold): "
+        f"{base}."
     )
 
 
@@ -156,8 +160,7 @@ def listing_cells(run: dict) -> tuple[str, str, str]:
     warm = (lst.get("warm") or {}).get("seconds")
     cold = (lst.get("cold") or {}).get("seconds")
     incl = (run.get("summary") or {}).get("files_per_s_with_listing_median")
-    fmt = lambda v, f: f.format(v) if v is not None else "-"  # noqa: E731
-    return fmt(warm, "{:.3f}"), fmt(cold, "{:.3f}"), fmt(incl, "{:,.0f}")
+    return fmt.num(warm, 3), fmt.num(cold, 3), fmt.num(incl)
 
 
 def section(runs: list[dict], resources: dict | None = None) -> list[str]:
@@ -185,8 +188,8 @@ def section(runs: list[dict], resources: dict | None = None) -> list[str]:
         warm, cold, incl = listing_cells(run)
         lines.append(
             f"| {run['phase']} | {cache_label(run)} | {', '.join(c.get('methods') or []) or '-'} "
-            f"| {'-' if share is None else f'{share:.1%}'} "
-            f"| {run['summary']['files_per_s_median']:,.0f} | {warm} | {cold} | {incl} |"
+            f"| {fmt.pct(None if share is None else share * 100, 1)} "
+            f"| {fmt.num(run['summary']['files_per_s_median'])} | {warm} | {cold} | {incl} |"
         )
     notes = sorted(
         {n for r in runs for n in ((r.get("summary") or {}).get("cache") or {}).get("notes", [])}

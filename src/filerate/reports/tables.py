@@ -20,11 +20,12 @@ import sys
 
 import pandas as pd
 
+from filerate import fmt
 from filerate.atomic import write_text
 from filerate.errors import UserError
 from filerate.reports import measured, storage, workers
 from filerate.reports.glossary import COLUMNS, GLOSSARY, glossary_markdown  # noqa: F401 (re-exported)
-from filerate.reports.load import Phase, as_count, as_float, fmt_num, fmt_pct, load_phases
+from filerate.reports.load import Phase, as_count, as_float, load_phases
 from filerate.units import GIB, MB
 
 # decimals written to the TSV per column
@@ -233,26 +234,35 @@ def files_per_s_text(rec: dict) -> str:
         return with_ci
     st = rec.get("stability")
     if st == "unstable":
-        return f"{fmt_num(lo)}–{fmt_num(hi)} (unstable)"
+        return f"{fmt.num(lo)}–{fmt.num(hi)} (unstable)"
     if st == "single repeat":
-        return f"{fmt_num(med)} (1 run)"
-    return f"{fmt_num(med)} ({fmt_num(lo)}–{fmt_num(hi)})"
+        return f"{fmt.num(med)} (1 run)"
+    return f"{fmt.num(med)} ({fmt.num(lo)}–{fmt.num(hi)})"
+
+
+def comparable(rec: dict, base: dict) -> bool:
+    """Like with like: the same corpus (name and files) and analysis level as the baseline."""
+    keys = ("corpus", "corpus_files", "analysis")
+    return all(_none(rec.get(k)) == _none(base.get(k)) for k in keys)
 
 
 def speedup_text(rec: dict, base: dict) -> str:
+    """The speed-up over the baseline, only where like is compared with like."""
     if rec["phase"] == base["phase"]:
         return "baseline"
+    if not comparable(rec, base):
+        return "— (other corpus or analysis)"
     med = _none(rec.get("speedup_vs_baseline"))
     if med is None:
         return "—"
     lo, hi = _none(rec.get("speedup_ci_low")), _none(rec.get("speedup_ci_high"))
     if lo is not None and hi is not None:
-        return f"{med:.2f}× [{lo:.2f}–{hi:.2f}]"
+        return f"{fmt.ratio(med)} [{fmt.num(lo, 2)}–{fmt.num(hi, 2)}]"
     if "unstable" in (rec.get("stability"), base.get("stability")):
         lo, hi = _none(rec.get("speedup_min")), _none(rec.get("speedup_max"))
         if lo is not None and hi is not None:
-            return f"{lo:.2f}–{hi:.2f}×"
-    return f"{med:.2f}×"
+            return f"{fmt.num(lo, 2)}–{fmt.ratio(hi)}"
+    return fmt.ratio(med)
 
 
 def target_text(rec: dict) -> str:
@@ -269,7 +279,7 @@ def target_text(rec: dict) -> str:
                 note = " (CI straddles it)"
         elif rec.get("stability") == "unstable" and lo is not None and lo < goal <= hi:
             note = " (range straddles it)"
-        parts.append(f"{label}{fmt_num(goal)}: **{verdict}**{note}")
+        parts.append(f"{label}{fmt.num(goal)}: **{verdict}**{note}")
     return "; ".join(parts) or "—"
 
 
@@ -277,11 +287,11 @@ def ramdisk_text(rec: dict) -> str:
     peak, budget = _none(rec.get("ramdisk_peak_mb")), _none(rec.get("ramdisk_budget_mb"))
     if not rec.get("staged") and not peak:
         return "not staged"
-    text = fmt_num(peak, 1, "MB") if peak is not None else "—"
+    text = fmt.size(peak * MB) if peak is not None else "—"
     if budget is not None:
         ok = rec.get("ramdisk_within_budget")
-        verdict = "within" if ok is True else ("**over**" if ok is False else "")
-        text += f" of {fmt_num(budget, 0, 'MB')} budget {verdict}".rstrip()
+        verdict = ": within" if ok is True else (": **over**" if ok is False else "")
+        text += f" of the {fmt.size(budget * MB)} budget{verdict}"
     return text
 
 
@@ -305,10 +315,11 @@ def _backend_cell(r: dict) -> str:
 
 def _throughput_cells(r: dict, base: dict) -> list:
     procs = (
-        f"{fmt_num(r['processes'])} × {fmt_num(r['threads_per_process'])}"
-        f" = {fmt_num(r['total_threads'])}"
+        f"{fmt.num(r['processes'])} × {fmt.num(r['threads_per_process'])}"
+        f" = {fmt.num(r['total_threads'])}"
     )
-    corpus = f"{r['corpus']} ({fmt_num(r['corpus_files'])} files, {fmt_num(r['corpus_mb'])} MB)"
+    size = fmt.size(r["corpus_mb"] * MB) if r["corpus_mb"] is not None else "—"
+    corpus = f"{r['corpus']} ({fmt.num(r['corpus_files'])} files, {size})"
     return [
         r["phase"],
         _backend_cell(r),
@@ -316,25 +327,25 @@ def _throughput_cells(r: dict, base: dict) -> list:
         r["analysis"] or "—",
         ("yes" if r["staged"] else "no") + ("" if r["cache"] == "warm" else f", {r['cache']}"),
         procs,
-        fmt_num(r["batch_size"]),
-        fmt_num(r["repeats"]),
+        fmt.num(r["batch_size"]),
+        fmt.num(r["repeats"]),
         files_per_s_text(r),
-        fmt_num(r["mb_per_s_median"], 1),
+        fmt.mb_per_s(r["mb_per_s_median"]),
         measured.floor_text(r),
         speedup_text(r, base),
         target_text(r),
-        fmt_num(r["files_error"]),
-        fmt_num(r["mismatches"]),
+        fmt.num(r["files_error"]),
+        fmt.num(r["mismatches"]),
     ]
 
 
 def _setup_cells(r: dict) -> list:
     return [
         r["phase"],
-        fmt_num(r["startup_s"], 2, "s"),
-        fmt_num(r["staging_s"], 2, "s"),
-        fmt_num(r["wall_s_median"], 3, "s"),
-        f"{r['stop_reason'] or '—'} ({fmt_pct(r['cv_pct'], 1)} CV)",
+        fmt.seconds(r["startup_s"]),
+        fmt.seconds(r["staging_s"]),
+        fmt.seconds(r["wall_s_median"]),
+        f"{r['stop_reason'] or '—'} ({fmt.pct(r['cv_pct'], 1)} CV)",
         measured.cpu_text(r),
         ramdisk_text(r),
         validation_text(r),
@@ -380,7 +391,8 @@ def to_markdown(frame: pd.DataFrame, unstable_cv_pct: float = 10.0, phases=()) -
     out += measured.latency_markdown(list(phases))
     out += [
         "",
-        "Column definitions: docs/DATA.md (throughput.tsv) and README.md. MB = 10^6 bytes.",
+        "Column definitions: docs/DATA.md (throughput.tsv) and README.md. Sizes are decimal: "
+        "MB = 10^6 bytes, GB = 10^9 bytes.",
         "",
     ]
     return "\n".join(out)

@@ -9,7 +9,8 @@ Phases whose run.json has no per-worker record (older runs) or one worker are le
 
 from __future__ import annotations
 
-from filerate.reports.load import Phase, fmt_num
+from filerate import fmt
+from filerate.reports.load import Phase
 
 
 def median_repeat(phase: Phase) -> dict | None:
@@ -35,13 +36,13 @@ def markdown(phases: list[Phase]) -> str:
         pw = rep["per_worker"]
         cells = [
             phase.name,
-            fmt_num(len(pw["workers"])),
-            f"{fmt_num(pw['worker_files_per_s_min'])}–{fmt_num(pw['worker_files_per_s_max'])}",
-            fmt_num(pw["stonewall_s"], 3, "s"),
-            fmt_num(pw["last_done_s"], 3, "s"),
-            fmt_num(pw["spread_s"], 3, "s"),
-            fmt_num(pw["stonewall_files_per_s"]),
-            fmt_num(pw["files_per_s"]),
+            fmt.num(len(pw["workers"])),
+            f"{fmt.num(pw['worker_files_per_s_min'])}–{fmt.num(pw['worker_files_per_s_max'])}",
+            fmt.num(pw["stonewall_s"], 3, "s"),
+            fmt.num(pw["last_done_s"], 3, "s"),
+            fmt.num(pw["spread_s"], 3, "s"),
+            fmt.num(pw["stonewall_files_per_s"]),
+            fmt.num(pw["files_per_s"]),
         ]
         rows.append("| " + " | ".join(cells) + " |")
     if not rows:

@@ -3,6 +3,10 @@ and whether the plan's predicted gains held.
 
 ``filerate bottlenecks --phase-dir DIR [...] --predicted-gains JSON --md OUT.md --json OUT.json``
 
+For people: docs/BOTTLENECKS.md says all of this without the source (one story per phase:
+what limits files/s, the next change for it, set-up apart; the rules; the units). The
+definitions below are the same, for whoever changes the code.
+
 Time breakdown (per timed repeat, then averaged over the timed repeats)
 ------------------------------------------------------------------------
 For one timed repeat with wall time ``W`` (run.json ``repeats[].wall_s``) on a cluster
@@ -26,10 +30,11 @@ These add up to ``S × W`` exactly. Dividing each by ``S`` expresses it in secon
 repeat's wall time (so "read 1.2 s" means read kept the slots busy for 1.2 s of wall on
 average). If tasks overlap more than ``S`` allows (clock skew), the busy parts are scaled
 to fit. The phase's breakdown is the mean over its timed repeats, preceded by the two
-one-off costs of a run: staging (run.json ``staging.seconds``, 0 when not staged) and
-cluster start-up (``cluster.startup_s``). Their sum is the **end-to-end time of one pass**
-(staging + start-up + one repeat); every share is a percentage of it, so the shares sum
-to 100 %.
+one-off costs of a run: staging (run.json ``staging.seconds``, 0 when not staged),
+cluster start-up (``cluster.startup_s``) and kernel warm-up (``cluster.kernel_warmup_s``).
+Their sum with one repeat is the **end-to-end time** (set-up + one timed repeat); every
+share is a percentage of it, so the shares sum to 100 %. The reports show the set-up in
+wall seconds and the repeat as shares of time inside tasks (module ``story``).
 
 Utilisation is read from resources.parquet for the timed repeat windows: CPU mean and
 peak of ``cpu_pct`` over the samples whose interval (the sampling period before each

@@ -16,6 +16,7 @@ from filerate.reports.load import EXTRA_COMPONENT_LABELS, Phase, as_float, task_
 BREAKDOWN = {
     "staging": "staging (RAM-disk copy)",
     "startup": "cluster start-up",
+    "warmup": "kernel warm-up",
     "read": "read",
     "hash": "hash",
     "h2d": "host→device",
@@ -26,6 +27,9 @@ BREAKDOWN = {
     "scheduling": "scheduling/transfer overhead",
     "idle": "idle slots",
 }
+
+#: the one-off set-up of a real pass, before any timed repeat (wall seconds)
+SETUP = ("staging", "startup", "warmup")
 
 #: the parts of a repeat that are not recorded task components
 _OVERHEADS = ("task_overhead", "scheduling", "idle")
@@ -177,14 +181,19 @@ def _shares(comp_slot: dict, comp_keys: list[str], busy: float, capacity: float)
 
 
 def phase_breakdown(phase: Phase) -> dict:
-    """Mean over the timed repeats, plus staging and start-up, with shares of the total."""
+    """Mean over the timed repeats, plus staging, start-up and kernel warm-up (the set-up
+    of one real pass), with shares of the total."""
     batches = phase.timed_batches()
     reps = repeat_breakdowns(phase, batches)
     slots = phase.total_threads or 1
     n = max(len(reps), 1)
     comp_keys = [c[:-2] for c in task_components(batches)]
     keys = [*comp_keys, *_OVERHEADS]
-    seconds = {"staging": phase.staging_s or 0.0, "startup": phase.startup_s or 0.0}
+    seconds = {
+        "staging": phase.staging_s or 0.0,
+        "startup": phase.startup_s or 0.0,
+        "warmup": phase.kernel_warmup_s or 0.0,
+    }
     for k in keys:
         seconds[k] = sum(rb["seconds"].get(k, 0.0) for rb in reps) / n
     busy = sum(rb["busy_slot_s"] for rb in reps)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from filerate import fmt
 from filerate.reports import measured
+from filerate.reports.bottlenecks import story
 from filerate.reports.bottlenecks.predictions import predicted_text, range_text
-from filerate.reports.load import fmt_num, fmt_pct
 from filerate.reports.storage import headline
 
 
@@ -18,22 +19,25 @@ def _summary(report: dict) -> list[str]:
         "# Bottlenecks",
         "",
         *_break_even(report),
-        f"Baseline: **{_md(report['baseline'])}**. Each phase's time is one end-to-end "
-        "pass: staging + cluster start-up + one timed repeat (mean over the timed "
-        "repeats). Definitions and rules: `filerate.reports.bottlenecks` docstring.",
+        f"Baseline: **{_md(report['baseline'])}**. For each phase: what limits files/s in "
+        "the timed repeats and the next change that can move it; apart from that, the "
+        "set-up of one real pass (staging + cluster start-up + kernel warm-up, wall "
+        "seconds) before one timed repeat. Definitions and rules: docs/BOTTLENECKS.md.",
         "",
-        "| phase | files/s (median [95 % CI]) | limiting resource | limits files/s | next change |",
+        "| phase | files/s (median [95 % CI]) | what limits files/s | next change for files/s "
+        "| set-up + one timed repeat |",
         "|---|--:|---|---|---|",
     ]
     for ph in report["phases"]:
         m = ph.get("measurement")
-        fps = fmt_num(ph["files_per_s_median"])
+        fps = fmt.num(ph["files_per_s_median"])
         if m:
             fps = measured.ci_text({**m, "stability": "stable" if m["stable"] else "unstable"})
         out.append(
             f"| {_md(ph['phase'])} | {fps} | "
-            f"{_md(ph['limit'])} | {_md(ph['processing_limit'])} | "
-            f"{_md(ph['recommendation']['change'])} |"
+            f"{_md(story.files_per_s_limit(ph))} | "
+            f"{_md(story.files_per_s_change(ph).get('change'))} | "
+            f"{_md(story.setup_text(ph))} |"
         )
     return out
 
@@ -46,9 +50,7 @@ def _break_even(report: dict) -> list[str]:
 
 
 def _setup(ph: dict) -> list[str]:
-    out = ["", f"## {_md(ph['phase'])}: {_md(ph['limit'])}", ""]
-    if ph["processing_limit"] != ph["limit"]:
-        out += [f"Processing itself is limited by: **{_md(ph['processing_limit'])}**.", ""]
+    out = ["", f"## {_md(ph['phase'])}: files/s limited by {_md(story.files_per_s_limit(ph))}", ""]
     out += [
         f"{ph['backend']} backend, {ph['processes']} processes × "
         f"{ph['threads_per_process']} threads = {ph['slots']} slots on "
@@ -70,41 +72,44 @@ def _evidence(ph: dict) -> list[str]:
 
 
 def _breakdown(ph: dict) -> list[str]:
-    out = ["| component | seconds | share |", "|---|--:|--:|"]
-    for r in ph["breakdown"]:
-        out.append(f"| {_md(r['label'])} | {r['seconds']:.4f} | {r['share_pct']:.1f} % |")
-    out.append(f"| **end to end (one pass)** | **{ph['end_to_end_s']:.4f}** | **100 %** |")
-    return [*out, ""]
+    out = ["| set-up, then one timed repeat | wall seconds |", "|---|--:|"]
+    out += [f"| {_md(label)} | {fmt.seconds(s)} |" for label, s in story.setup_parts(ph)]
+    out.append(f"| **end to end** | **{fmt.seconds(ph['end_to_end_s'])}** |")
+    return [*out, "", *(part for line in story.repeat_lines(ph) for part in (line, ""))]
 
 
 def _utilisation(ph: dict) -> list[str]:
     util, tasks = ph["utilisation"], ph["tasks"]
     line = (
-        f"Utilisation in the timed repeats: CPU {fmt_pct(util.get('cpu_pct_mean'))} mean, "
-        f"{fmt_pct(util.get('cpu_pct_peak'))} peak; "
-        f"{tasks['concurrency'] or 0:.1f} tasks at once on average; "
-        f"{fmt_num(util.get('ctx_switches_per_s'))} context switches/s; "
-        f"{fmt_num(tasks['per_repeat'])} tasks per repeat, median "
-        f"{fmt_num((tasks['duration_s_median'] or 0) * 1e3, 1)} ms."
+        f"Utilisation in the timed repeats: CPU {fmt.pct(util.get('cpu_pct_mean'))} mean, "
+        f"{fmt.pct(util.get('cpu_pct_peak'))} peak; "
+        f"{fmt.num(tasks['concurrency'] or 0, 1)} tasks at once on average; "
+        f"{fmt.num(util.get('ctx_switches_per_s'))} context switches/s; "
+        f"{fmt.num(tasks['per_repeat'])} tasks per repeat, median "
+        f"{fmt.num((tasks['duration_s_median'] or 0) * 1e3, 1)} ms."
     )
     for g in util.get("gpus") or []:
         line += (
-            f" GPU {g['gpu']}: {fmt_pct(g.get('util_pct_mean'))} busy "
-            f"(peak {fmt_pct(g.get('util_pct_peak'))}), "
-            f"{fmt_num(g.get('temp_c_peak'))} °C peak, "
-            f"{fmt_num(g.get('power_w_mean'))} W mean."
+            f" GPU {g['gpu']}: {fmt.pct(g.get('util_pct_mean'))} busy "
+            f"(peak {fmt.pct(g.get('util_pct_peak'))}), "
+            f"{fmt.num(g.get('temp_c_peak'))} °C peak, "
+            f"{fmt.num(g.get('power_w_mean'))} W mean."
         )
     return [line, ""]
 
 
 def _next_change(ph: dict) -> list[str]:
-    rec = ph["recommendation"]
-    out = [f"**Next change:** {_md(rec['change'])}. **Expected:** {_md(rec['expected'])}.", ""]
-    prec = ph.get("processing_recommendation")
-    if prec:
+    rec = story.files_per_s_change(ph)
+    out = [
+        f"**Next change for files/s:** {_md(rec.get('change'))}. "
+        f"**Expected:** {_md(rec.get('expected'))}.",
+        "",
+    ]
+    setup = story.setup_change(ph)
+    if setup:
         out += [
-            f"**For files/s itself:** {_md(prec['change'])}. "
-            f"**Expected:** {_md(prec['expected'])}.",
+            f"**Set-up, apart:** {_md(ph['limit'])} dominates end to end: "
+            f"{_md(setup['change'])}. **Expected:** {_md(setup['expected'])}.",
             "",
         ]
     return out
@@ -131,7 +136,7 @@ def _prediction_table(tests: list[dict]) -> list[str]:
         ci_text = f" [{range_text(ci)}]" if ci else ""
         out.append(
             f"| {_md(t['phase'])} | {_md(t['base'])} | {_md(t['description'])} | "
-            f"{predicted_text(t['predicted_pct'])} | {fmt_pct(t['measured_pct'], 0, True)}"
+            f"{predicted_text(t['predicted_pct'])} | {fmt.pct(t['measured_pct'], 0, True)}"
             f"{ci_text} ({range_text(t['measured_range_pct'])}) | **{t['verdict']}** | "
             f"{_md(t['reason'])} |"
         )

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import itertools
 
+from filerate import fmt
 from filerate.confidence import ratio_ci
 from filerate.config import ABLATION_KNOBS
 from filerate.reports import measured
-from filerate.reports.load import Phase, as_float, fmt_num, fmt_pct
+from filerate.reports.load import Phase, as_float
 
 #: a staged phase less than this much faster than in place: "RAM disk no faster"
 RAMDISK_GAIN_PCT = 5.0
@@ -44,7 +45,7 @@ def range_text(rng) -> str:
     if rng is None:
         return "—"
     a, b = rng
-    return f"{fmt_pct(a, 0, True)} to {fmt_pct(b, 0, True)}"
+    return f"{fmt.pct(a, 0, True)} to {fmt.pct(b, 0, True)}"
 
 
 def predicted_text(predicted) -> str:
@@ -53,8 +54,8 @@ def predicted_text(predicted) -> str:
         return "no prediction"
     lo, hi = predicted
     if lo >= 0:
-        return f"+{lo:.0f}–{hi:.0f} %"
-    return f"{lo:+.0f} to {hi:+.0f} %".replace("-", "−")
+        return f"+{fmt.num(lo)}–{fmt.num(hi)} %"
+    return f"{fmt.pct(lo, signed=True)[:-2]} to {fmt.pct(hi, signed=True)}"
 
 
 # ---- measuring a change ------------------------------------------------------------------
@@ -231,7 +232,7 @@ def _test(phase, base, knob, changed, gains, mode, corpus_changed=None) -> dict:
         "measured_ci_pct": ci,
         "verdict": verdict,
         "reason": reason,
-        "text": f"{desc}: {pred}, measured {fmt_pct(change, 0, True)}"
+        "text": f"{desc}: {pred}, measured {fmt.pct(change, 0, True)}"
         + (f" (95 % CI {range_text(ci)})" if ci else "")
         + f" → {verdict}",
     }
@@ -285,7 +286,7 @@ def _consecutive_tests(phases: list[Phase], gains: dict) -> list[dict]:
         pc = (p.run.get("corpus") or {}).get("files")
         bc = (prev.run.get("corpus") or {}).get("files")
         corpus_changed = (
-            f"the corpus changed ({fmt_num(bc)} → {fmt_num(pc)} files)" if pc != bc else None
+            f"the corpus changed ({fmt.num(bc)} → {fmt.num(pc)} files)" if pc != bc else None
         )
         knob = changed[0] if len(changed) == 1 else "+".join(changed) or "none"
         tests.append(_test(p, prev, knob, changed, gains, "consecutive", corpus_changed))
@@ -310,11 +311,11 @@ def _ramdisk_pair(staged: Phase, inplace: Phase) -> dict | None:
     no_faster = change < RAMDISK_GAIN_PCT or overlap
     stage_s = staged.staging_s or 0.0
     text = (
-        f"{staged.name} (staged) {fmt_num(staged.summary()['files_per_s_median'])} "
+        f"{staged.name} (staged) {fmt.num(staged.summary()['files_per_s_median'])} "
         f"files/s vs {inplace.name} (in place) "
-        f"{fmt_num(inplace.summary()['files_per_s_median'])} files/s: "
-        f"{fmt_pct(change, 0, True)} (range {range_text(rng)}); staging cost "
-        f"{fmt_num(stage_s, 2)} s"
+        f"{fmt.num(inplace.summary()['files_per_s_median'])} files/s: "
+        f"{fmt.pct(change, 0, True)} (range {range_text(rng)}); staging cost "
+        f"{fmt.num(stage_s, 2)} s"
     )
     return {
         "staged": staged.name,

@@ -8,8 +8,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from filerate import fmt
 from filerate.reports.bottlenecks.rules import read_cause
-from filerate.reports.load import Phase, fmt_num, fmt_pct
+from filerate.reports.load import Phase
 
 #: the task length bigger batches aim for when dispatch overhead dominates, s
 TARGET_TASK_S = 0.1
@@ -66,8 +67,8 @@ def _read_in_place(f: _Facts) -> dict:
     return _advice(
         "read the corpus in place (staging: false)",
         {"staging": False},
-        f"one pass takes up to {fmt_num(staging, 2)} s less "
-        f"({fmt_num(f.e2e, 2)} → {fmt_num(f.e2e - staging, 2)} s) if "
+        f"one pass takes up to {fmt.num(staging, 2)} s less "
+        f"({fmt.num(f.e2e, 2)} → {fmt.num(f.e2e - staging, 2)} s) if "
         "reading in place is as fast; confirm with the staging ablation",
     )
 
@@ -79,15 +80,15 @@ def _shorter_startup(f: _Facts) -> dict:
             f"use at most cpu_count = {f.cpu_count} worker processes "
             f"(processes: {f.cpu_count}; now {f.procs})",
             {"processes": f.cpu_count},
-            f"start-up ({fmt_num(startup, 2)} s now) shrinks "
+            f"start-up ({fmt.num(startup, 2)} s now) shrinks "
             f"roughly in proportion to the process count "
-            f"(≈ {fmt_num(startup * f.cpu_count / f.procs, 2)} s)",
+            f"(≈ {fmt.num(startup * f.cpu_count / f.procs, 2)} s)",
         )
     return _advice(
         "start the cluster once and reuse it (an existing scheduler: "
         "address/scheduler_file), or process more files per run",
         {},
-        f"up to {fmt_num(startup, 2)} s of {fmt_num(f.e2e, 2)} s per pass saved",
+        f"up to {fmt.num(startup, 2)} s of {fmt.num(f.e2e, 2)} s per pass saved",
     )
 
 
@@ -101,7 +102,7 @@ def _fewer_threads(f: _Facts) -> dict:
         f"about the same or higher files/s with tasks ~"
         f"{max(f.conc / f.cpu_count, 1):.0f}× shorter and far fewer context "
         f"switches: the {f.cpu_count} CPUs are already "
-        f"{fmt_pct(f.cpu_mean)} busy, so more threads cannot add throughput",
+        f"{fmt.pct(f.cpu_mean)} busy, so more threads cannot add throughput",
     )
 
 
@@ -113,11 +114,11 @@ def _more_files_per_run(f: _Facts, useful: int) -> dict:
     later = 10 * f.files / (10 * ideal + over) if f.files and (ideal or over) else None
     return _advice(
         "more files per run: batches cannot grow without starving "
-        f"the {useful} usable slots, and {fmt_num(over * 1e3, 1)} ms of each "
-        f"{fmt_num(f.wall * 1e3, 1)} ms repeat is fixed Dask overhead",
+        f"the {useful} usable slots, and {fmt.num(over * 1e3, 1)} ms of each "
+        f"{fmt.num(f.wall * 1e3, 1)} ms repeat is fixed Dask overhead",
         {},
         f"with 10× the files the overhead is amortised: files/s up to "
-        f"≈ {fmt_num(later)} (now {fmt_num(now)})",
+        f"≈ {fmt.num(later)} (now {fmt.num(now)})",
     )
 
 
@@ -139,8 +140,8 @@ def _bigger_batches(f: _Facts) -> dict:
         f"~{med_task * k * 1e3:.0f} ms instead of {med_task * 1e3:.1f} ms)",
         {"batch_size": new},
         f"{k:.3g}× fewer tasks, so scheduling overhead "
-        f"{fmt_num(sched, 3)} s → ~{fmt_num(sched / k, 3)} s per repeat: "
-        f"files/s up to {fmt_pct(gain, 0, signed=True)}",
+        f"{fmt.num(sched, 3)} s → ~{fmt.num(sched / k, 3)} s per repeat: "
+        f"files/s up to {fmt.pct(gain, 0, signed=True)}",
     )
 
 
@@ -167,8 +168,8 @@ def _smaller_batches(f: _Facts) -> dict:
         f"for {useful} usable slots)",
         {"batch_size": new},
         f"{f.conc:.1f} → up to {useful} tasks at once; files/s up to "
-        f"{fmt_pct(gain, 0, signed=True)} until the CPUs saturate "
-        f"(CPU now {fmt_pct(f.cpu_mean)})",
+        f"{fmt.pct(gain, 0, signed=True)} until the CPUs saturate "
+        f"(CPU now {fmt.pct(f.cpu_mean)})",
     )
 
 
@@ -183,8 +184,8 @@ def _lighter_analysis(f: _Facts) -> dict:
     return _advice(
         "analysis: minimal (size + hash only)",
         {"analysis": "minimal"},
-        f"analyse is {fmt_pct(share)} of task time: files/s up to "
-        f"{fmt_pct(share / max(100 - share, 1e-9) * 100, 0, True)}",
+        f"analyse is {fmt.pct(share)} of task time: files/s up to "
+        f"{fmt.pct(share / max(100 - share, 1e-9) * 100, 0, True)}",
     )
 
 
@@ -212,7 +213,7 @@ def _parallel_reads(f: _Facts) -> dict:
         "none in the configuration: the CPUs are saturated by "
         "open/read/close; more cores are needed",
         {},
-        f"files/s ({fmt_num(med)}) scales at most linearly with cores",
+        f"files/s ({fmt.num(med)}) scales at most linearly with cores",
     )
 
 
@@ -222,15 +223,15 @@ def _faster_storage(f: _Facts) -> dict:
             "stage the corpus on the RAM disk (staging: true)",
             {"staging": True},
             f"reads from memory instead of storage: read time "
-            f"({fmt_num(f.secs['read'], 3)} s per repeat) should shrink; "
+            f"({fmt.num(f.secs['read'], 3)} s per repeat) should shrink; "
             "measure it with the staging ablation",
         )
     headroom = (100 / f.cpu_mean - 1) * 100 if f.cpu_mean else None
     return _advice(
         f"more concurrent reads: threads {f.threads} → {f.threads * 2}",
         {"workers": f.threads * 2},
-        f"the CPUs have headroom ({fmt_pct(f.cpu_mean)} busy): more "
-        f"reads in flight, files/s up to {fmt_pct(headroom, 0, True)}",
+        f"the CPUs have headroom ({fmt.pct(f.cpu_mean)} busy): more "
+        f"reads in flight, files/s up to {fmt.pct(headroom, 0, True)}",
     )
 
 
@@ -240,7 +241,7 @@ def _deeper_queue(f: _Facts) -> dict:
         f"more reader threads as queue depth: workers {f.threads} → {more}, not fewer",
         {"workers": more},
         f"the device serves more requests at once while the CPUs wait "
-        f"({fmt_pct(f.cpu_mean)} busy): files/s rises until the device's busy share and "
+        f"({fmt.pct(f.cpu_mean)} busy): files/s rises until the device's busy share and "
         "MB/s stop rising; compare a cold phase at each thread count (bench/bench_cold.py)",
     )
 

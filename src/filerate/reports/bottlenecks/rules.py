@@ -8,8 +8,10 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from filerate import fmt
 from filerate.reports import storage
-from filerate.reports.load import Phase, fmt_num, fmt_pct
+from filerate.reports.bottlenecks.accounting import SETUP
+from filerate.reports.load import Phase
 
 CPU_SATURATED_PCT = 80.0
 OVERSUB_INFLATION = 1.5
@@ -106,7 +108,7 @@ def _signals(phase: Phase, bd: dict, util: dict) -> _Signals:
         conc=bd["concurrency"] or 0.0,
         ctx=util.get("ctx_switches_per_s"),
         gpu_util=statistics.fmean(gpu_means) if gpu_means else None,
-        cpu_text=f"CPU {fmt_pct(cpu_mean)} busy" if cpu_mean is not None else "CPU use unknown",
+        cpu_text=f"CPU {fmt.pct(cpu_mean)} busy" if cpu_mean is not None else "CPU use unknown",
     )
 
 
@@ -137,12 +139,12 @@ def _oversubscribed(s: _Signals, bd: dict) -> dict | None:
         return None
     ev = (
         f"{s.threads} threads in {s.procs} processes on {s.cpu_count} CPUs; {s.cpu_text}; "
-        f"{s.conc:.1f} tasks ran at once on average, so each got "
-        f"{min(1.0, s.cpu_count / s.conc) if s.conc else 0:.2f} of a core (tasks "
-        f"~{max(inflation, 1):.1f}× slower than on a free core)"
+        f"{fmt.num(s.conc, 1)} tasks ran at once on average, so each got "
+        f"{fmt.num(min(1.0, s.cpu_count / s.conc) if s.conc else 0, 2)} of a core (tasks "
+        f"~{fmt.ratio(max(inflation, 1), 1)} slower than on a free core)"
     )
     if s.ctx is not None:
-        ev += f"; {fmt_num(s.ctx)} context switches/s ({fmt_num(ctx_per_cpu)} per CPU)"
+        ev += f"; {fmt.num(s.ctx)} context switches/s ({fmt.num(ctx_per_cpu)} per CPU)"
     return finding("oversubscribed", "CPU (oversubscribed)", ev)
 
 
@@ -160,12 +162,12 @@ def _scheduler(s: _Signals, bd: dict) -> dict | None:
     return finding(
         "scheduler",
         "Dask scheduler overhead",
-        f"a repeat took {bd['repeat_wall_s_mean'] * 1e3:,.1f} ms where an "
+        f"a repeat took {fmt.num(bd['repeat_wall_s_mean'] * 1e3, 1)} ms where an "
         f"overhead-free schedule of the same tasks needs "
-        f"{bd['ideal_makespan_s_mean'] * 1e3:,.1f} ms: submission, dispatch and "
-        f"result transfer take {fmt_pct(wall_share['scheduling'])} of the slots' "
-        f"time vs {fmt_pct(wall_share['busy'])} busy; median task "
-        f"{med_task * 1e3:.1f} ms, {dispatch * 1e3:.1f} ms of slot time lost per "
+        f"{fmt.num(bd['ideal_makespan_s_mean'] * 1e3, 1)} ms: submission, dispatch and "
+        f"result transfer take {fmt.pct(wall_share['scheduling'])} of the slots' "
+        f"time vs {fmt.pct(wall_share['busy'])} busy; median task "
+        f"{fmt.num(med_task * 1e3, 1)} ms, {fmt.num(dispatch * 1e3, 1)} ms of slot time lost per "
         f"task ({bd['tasks_per_repeat']:g} tasks per repeat)",
     )
 
@@ -176,7 +178,7 @@ def _outside_tasks(s: _Signals, bd: dict) -> dict | None:
     return finding(
         "outside_tasks",
         "CPU outside the tasks (scheduler, client, other processes)",
-        f"{s.cpu_text}, but the tasks kept only {s.conc:.1f} of {s.cpu_count} CPUs busy on "
+        f"{s.cpu_text}, but the tasks kept only {fmt.num(s.conc, 1)} of {s.cpu_count} CPUs busy on "
         "average: the rest went to the Dask scheduler, client, result transfer or "
         "other processes",
     )
@@ -195,8 +197,8 @@ def _parallelism(s: _Signals, bd: dict) -> dict | None:
     return finding(
         "parallelism",
         "parallelism (batches too large)",
-        f"{why}: idle slots {fmt_pct(idle)} of the slots' time; "
-        f"{s.conc:.1f} tasks ran at once on {s.cpu_count} CPUs; {s.cpu_text}",
+        f"{why}: idle slots {fmt.pct(idle)} of the slots' time; "
+        f"{fmt.num(s.conc, 1)} tasks ran at once on {s.cpu_count} CPUs; {s.cpu_text}",
     )
 
 
@@ -208,8 +210,8 @@ def _transfer(s: _Signals, bd: dict) -> dict | None:
     return finding(
         "transfer",
         "host↔device transfer",
-        f"host→device + device→host {fmt_pct(transfer)} of task time vs compute "
-        f"{fmt_pct(busy_share['analyse'])}",
+        f"host→device + device→host {fmt.pct(transfer)} of task time vs compute "
+        f"{fmt.pct(busy_share['analyse'])}",
     )
 
 
@@ -218,7 +220,7 @@ def _read(s: _Signals, bd: dict) -> dict | None:
     if not (read >= READ_DOMINANT_PCT and bd["busy_slot_s"]):
         return None
     limit, why = READ_CAUSES[read_cause(s.cpu_mean)]
-    return finding("read", limit, f"read {fmt_pct(read)} of task time; {s.cpu_text}; {why}")
+    return finding("read", limit, f"read {fmt.pct(read)} of task time; {s.cpu_text}; {why}")
 
 
 def _gpu(s: _Signals, bd: dict) -> dict | None:
@@ -226,13 +228,13 @@ def _gpu(s: _Signals, bd: dict) -> dict | None:
         return None
     if s.gpu_util >= GPU_BUSY_PCT:
         return finding(
-            "gpu_busy", "GPU compute", f"GPU utilisation {fmt_pct(s.gpu_util)} in the repeats"
+            "gpu_busy", "GPU compute", f"GPU utilisation {fmt.pct(s.gpu_util)} in the repeats"
         )
     if s.gpu_util < GPU_IDLE_PCT:
         return finding(
             "gpu_idle",
             "GPU idle (host-side overhead)",
-            f"GPU utilisation only {fmt_pct(s.gpu_util)} in the repeats: the host side "
+            f"GPU utilisation only {fmt.pct(s.gpu_util)} in the repeats: the host side "
             "does not feed it fast enough",
         )
     return None
@@ -255,7 +257,7 @@ def _cpu_compute(s: _Signals, bd: dict, found: list[dict]) -> dict | None:
     return finding(
         "cpu",
         "CPU (analysis compute)",
-        f"{s.cpu_text}; hash + analyse + pack {fmt_pct(compute)} of task time",
+        f"{s.cpu_text}; hash + analyse + pack {fmt.pct(compute)} of task time",
     )
 
 
@@ -282,7 +284,7 @@ def _processing_limit(findings: list[dict], bd: dict) -> tuple[str | None, str]:
     if rule is not None:
         return rule, by_rule[rule]["limit"]
     largest = max(
-        (r for r in bd["rows"] if r["component"] not in ("staging", "startup")),
+        (r for r in bd["rows"] if r["component"] not in SETUP),
         key=lambda r: r["seconds"],
         default=None,
     )
@@ -295,20 +297,20 @@ def _processing_limit(findings: list[dict], bd: dict) -> tuple[str | None, str]:
 def _one_off(phase: Phase, bd: dict, s: _Signals) -> dict | None:
     """Staging or start-up when it dominates one end-to-end pass."""
     shares = {r["component"]: r["share_pct"] for r in bd["rows"]}
-    pass_s = fmt_num(bd["end_to_end_s"], 2)
+    pass_s = fmt.num(bd["end_to_end_s"], 2)
     if shares.get("staging", 0) >= ONE_OFF_DOMINANT_PCT:
         return finding(
             "staging",
             "staging (RAM-disk copy)",
-            f"staging {fmt_num(phase.staging_s, 2)} s = "
-            f"{fmt_pct(shares['staging'])} of one end-to-end pass ({pass_s} s)",
+            f"staging {fmt.num(phase.staging_s, 2)} s = "
+            f"{fmt.pct(shares['staging'])} of one end-to-end pass ({pass_s} s)",
         )
     if shares.get("startup", 0) >= ONE_OFF_DOMINANT_PCT:
         return finding(
             "startup",
             "cluster start-up",
-            f"cluster start-up {fmt_num(phase.startup_s, 2)} s for "
-            f"{s.procs} processes = {fmt_pct(shares['startup'])} of one "
+            f"cluster start-up {fmt.num(phase.startup_s, 2)} s for "
+            f"{s.procs} processes = {fmt.pct(shares['startup'])} of one "
             f"end-to-end pass ({pass_s} s)",
         )
     return None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -117,5 +118,8 @@ def run(args: argparse.Namespace) -> int:
         bpath, [str(p.get("phase")) for p in report["phases"]], phases, "filerate bottlenecks"
     )
     pngs = make_all(phases, table, report, args.plots_dir)
-    write_text(args.out, render(phases, table, report, pngs, out_path=args.out))
+    out_dir = Path(args.out).resolve().parent
+    plots_href = Path(os.path.relpath(Path(args.plots_dir).resolve(), out_dir)).as_posix()
+    page = render(phases, table, report, pngs, out_path=args.out, plots_href=plots_href)
+    write_text(args.out, page)
     return 0

@@ -3,10 +3,11 @@ change, and the plan's predictions tested."""
 
 from __future__ import annotations
 
+from filerate import fmt
 from filerate.reports import measured
+from filerate.reports.bottlenecks import story
 from filerate.reports.bottlenecks.predictions import predicted_text, range_text
 from filerate.reports.html.markup import esc, raw, table
-from filerate.reports.load import fmt_num, fmt_pct
 
 _VERDICT_CLASS = {"confirmed": "ok", "refuted": "bad", "inconclusive": "warn"}
 _PREDICTION_HEADERS = [
@@ -23,55 +24,56 @@ _PREDICTION_HEADERS = [
 def _utilisation_line(p: dict) -> str:
     util, tasks = p.get("utilisation") or {}, p.get("tasks") or {}
     line = (
-        f"CPU {fmt_pct(util.get('cpu_pct_mean'))} mean, "
-        f"{fmt_pct(util.get('cpu_pct_peak'))} peak; "
-        f"{(tasks.get('concurrency') or 0):.1f} tasks at once on "
-        f"{fmt_num(p.get('cpu_count'))} CPUs; "
-        f"{fmt_num(util.get('ctx_switches_per_s'))} context switches/s; "
-        f"{fmt_num(tasks.get('per_repeat'))} tasks per repeat, median "
-        f"{fmt_num((tasks.get('duration_s_median') or 0) * 1e3, 1)} ms."
+        f"CPU {fmt.pct(util.get('cpu_pct_mean'))} mean, "
+        f"{fmt.pct(util.get('cpu_pct_peak'))} peak; "
+        f"{fmt.num(tasks.get('concurrency') or 0, 1)} tasks at once on "
+        f"{fmt.num(p.get('cpu_count'))} CPUs; "
+        f"{fmt.num(util.get('ctx_switches_per_s'))} context switches/s; "
+        f"{fmt.num(tasks.get('per_repeat'))} tasks per repeat, median "
+        f"{fmt.num((tasks.get('duration_s_median') or 0) * 1e3, 1)} ms."
     )
     for g in util.get("gpus") or []:
         line += (
-            f" GPU {g.get('gpu')}: {fmt_pct(g.get('util_pct_mean'))} busy, "
-            f"{fmt_num(g.get('temp_c_peak'))} °C peak."
+            f" GPU {g.get('gpu')}: {fmt.pct(g.get('util_pct_mean'))} busy, "
+            f"{fmt.num(g.get('temp_c_peak'))} °C peak."
         )
     return f"<p class='muted'>{esc(line)}</p>"
 
 
 def _advice(p: dict) -> list[str]:
-    rec = p.get("recommendation") or {}
+    rec = story.files_per_s_change(p)
     out = [
-        f"<p><b>Next change:</b> {esc(rec.get('change'))}. "
+        f"<p><b>Next change for files/s:</b> {esc(rec.get('change'))}. "
         f"<b>Expected:</b> {esc(rec.get('expected'))}.</p>"
     ]
-    prec = p.get("processing_recommendation")
-    if prec:
+    setup = story.setup_change(p)
+    if setup:
         out.append(
-            f"<p><b>For files/s itself:</b> {esc(prec.get('change'))}. "
-            f"<b>Expected:</b> {esc(prec.get('expected'))}.</p>"
+            f"<p><b>Set-up, apart:</b> {esc(p.get('limit'))} dominates end to end: "
+            f"{esc(setup.get('change'))}. <b>Expected:</b> {esc(setup.get('expected'))}.</p>"
         )
     return out
 
 
 def _breakdown(p: dict) -> str:
-    rows = [
-        [r["label"], f"{r['seconds']:.4f}", f"{r['share_pct']:.1f} %"]
-        for r in p.get("breakdown", [])
-    ]
-    rows.append([raw("<b>end to end (one pass)</b>"), f"{p.get('end_to_end_s', 0):.4f}", "100 %"])
+    rows = [[label, fmt.seconds(s)] for label, s in story.setup_parts(p)]
+    rows.append([raw("<b>end to end</b>"), fmt.seconds(p.get("end_to_end_s"))])
     return (
         "<details><summary>Time breakdown</summary>"
-        + table(["component", "seconds", "share"], rows, {1, 2})
+        + table(["set-up, then one timed repeat", "wall seconds"], rows, {1})
+        + "".join(f"<p>{esc(line)}</p>" for line in story.repeat_lines(p))
         + "</details>"
     )
 
 
 def _card(p: dict) -> list[str]:
-    out = ["<div class='card'>", f"<h3>{esc(p['phase'])}: {esc(p['limit'])}</h3>"]
+    out = [
+        "<div class='card'>",
+        f"<h3>{esc(p['phase'])}: files/s limited by {esc(story.files_per_s_limit(p))}</h3>",
+    ]
     out += [f"<p class='warn'>Warning: {esc(w)}</p>" for w in p.get("warnings") or []]
-    if p.get("processing_limit") and p["processing_limit"] != p["limit"]:
-        out.append(f"<p>Processing itself is limited by: <b>{esc(p['processing_limit'])}</b>.</p>")
+    if p.get("breakdown"):
+        out.append(f"<p>Set-up, apart (wall seconds): {esc(story.setup_text(p))}.</p>")
     if p.get("findings"):
         out.append("<ul>")
         out += [f"<li><b>{esc(f['limit'])}</b>: {esc(f['evidence'])}</li>" for f in p["findings"]]
@@ -86,9 +88,10 @@ def _card(p: dict) -> list[str]:
 def section_bottlenecks(report: dict) -> str:
     out = [
         "<h2 id='bottlenecks'>Bottlenecks</h2>",
-        "<p>Each phase's end-to-end pass (staging + start-up + one timed repeat) broken "
-        "down; the limiting resource is named by the rules documented in "
-        "<code>filerate.reports.bottlenecks</code>, with the evidence that triggered it.</p>",
+        "<p>Per phase: what limits files/s in the timed repeats, named by the rules in "
+        "docs/BOTTLENECKS.md with the evidence that triggered it, and the next change that "
+        "can move it; the set-up of one real pass (staging, cluster start-up, kernel "
+        "warm-up) is said apart, in wall seconds.</p>",
     ]
     for p in report.get("phases", []):
         out += _card(p)
@@ -98,7 +101,7 @@ def section_bottlenecks(report: dict) -> str:
 def _prediction_cells(t: dict) -> list:
     v = t.get("verdict", "")
     rng, ci = t.get("measured_range_pct"), t.get("measured_ci_pct")
-    measured_text = fmt_pct(t.get("measured_pct"), 0, True)
+    measured_text = fmt.pct(t.get("measured_pct"), 0, True)
     measured_text += (f" [{range_text(ci)}]" if ci else "") + (
         f" ({range_text(rng)})" if rng else ""
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from filerate import fmt
 from filerate.reports.html.markup import esc as _esc
 from filerate.reports.html.markup import raw, table
 
@@ -48,8 +49,9 @@ def _report_cell(rec: dict | None, phase_dir: Path, out_dir: Path | None) -> str
     slow_txt = f", {slow:+.0f} % vs the timed median" if slow is not None else ""
     return (
         f"<a href='{_esc(href)}'>{_esc(REPORT_NAME)}</a> "
-        f"<span class='muted'>(one extra, untimed repeat: {rec.get('repeat_wall_s', 0):.3f} s"
-        f"{slow_txt}; collecting and writing it {rec.get('collect_s', 0):.2f} s)</span>"
+        f"<span class='muted'>(one extra, untimed repeat: "
+        f"{fmt.seconds(rec.get('repeat_wall_s', 0))}"
+        f"{slow_txt}; collecting and writing it {fmt.seconds(rec.get('collect_s', 0))})</span>"
     )
 
 

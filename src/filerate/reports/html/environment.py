@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
+from filerate import fmt
 from filerate.reports.html.markup import esc, flatten, human, table, when
-from filerate.reports.load import Phase, as_float, fmt_num
-from filerate.units import MB
+from filerate.reports.load import Phase
 
 _CONFIG_HEADERS = [
     "phase",
@@ -65,21 +65,21 @@ def _config_cells(p: Phase) -> list:
     gate = s.get("gate_files_per_s")
     return [
         p.name,
-        f"{corpus.get('name') or s.get('corpus')} ({fmt_num(corpus.get('files'))} files, "
-        f"{fmt_num((as_float(corpus.get('bytes')) or 0) / MB, 1)} MB)",
+        f"{corpus.get('name') or s.get('corpus')} ({fmt.num(corpus.get('files'))} files, "
+        f"{fmt.size(corpus.get('bytes'))})",
         f"{be.get('requested', '—')} → {be.get('used', '—')}"
         + (f": {be['reason']}" if be.get("reason") else ""),
-        f"{res.get('expression', s.get('workers'))} = {fmt_num(res.get('workers'))} "
-        f"on {fmt_num(res.get('cpu_count'))} CPUs",
-        f"{fmt_num(p.processes)} × {fmt_num(p.threads_per_process)} = {fmt_num(p.total_threads)}",
-        fmt_num(s.get("batch_size")),
-        human("", s.get("gpu_memory_per_worker_gb"))
+        f"{res.get('expression', s.get('workers'))} = {fmt.num(res.get('workers'))} "
+        f"on {fmt.num(res.get('cpu_count'))} CPUs",
+        f"{fmt.num(p.processes)} × {fmt.num(p.threads_per_process)} = {fmt.num(p.total_threads)}",
+        fmt.num(s.get("batch_size")),
+        human("gpu_memory_per_worker_gb", s.get("gpu_memory_per_worker_gb"))
         + (f" ({human('', gpu_mapping)})" if gpu_mapping else ""),
         s.get("analysis"),
         "yes" if p.staged else "no",
-        human("", s.get("ramdisk_budget_gb")) + (" GB" if s.get("ramdisk_budget_gb") else ""),
-        f"{fmt_num(s.get('warmup'))} + {fmt_num(s.get('repeats'))}",
-        fmt_num(s.get("target_files_per_s")) + (f" (gate {fmt_num(gate)})" if gate else ""),
+        human("ramdisk_budget_gb", s.get("ramdisk_budget_gb")),
+        f"{fmt.num(s.get('warmup'))} + {fmt.num(s.get('repeats'))}",
+        fmt.num(s.get("target_files_per_s")) + (f" (gate {fmt.num(gate)})" if gate else ""),
         _ablation_text(ab) if ab else "—",
     ]
 

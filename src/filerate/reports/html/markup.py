@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as _dt
 import html
 
+from filerate import fmt
 from filerate.reports.load import as_float
-from filerate.units import GIB
 
-#: byte counts above this are also shown in GiB
-_SHOW_GIB_ABOVE = 1 << 20
+#: byte counts above this are also shown in decimal units
+_SHOW_SIZE_ABOVE = 10**6
 
 
 def esc(value) -> str:
@@ -26,16 +26,23 @@ def ok_class(ok: bool | None) -> str:
     return "ok" if ok is True else ("bad" if ok is False else "muted")
 
 
-def table(headers: list[str], rows: list[list], num_cols: set[int] | None = None) -> str:
-    """An HTML table; cells are escaped unless given as :func:`raw`."""
+def table(
+    headers: list[str], rows: list[list], num_cols: set[int] | None = None, stack: bool = False
+) -> str:
+    """An HTML table; cells are escaped unless given as :func:`raw`. It scrolls sideways in
+    its wrapper on a narrow screen (a shadow shows there is more), or with ``stack`` each
+    row becomes a block of "header: value" lines there."""
     num_cols = num_cols or set()
-    out = ['<div class="wrap"><table><thead><tr>']
+    cls = ' class="stack"' if stack else ""
+    out = [f'<div class="wrap"><table{cls}><thead><tr>']
     out += [f"<th>{esc(h)}</th>" for h in headers]
     out.append("</tr></thead><tbody>")
     for row in rows:
         out.append("<tr>")
         for i, cell in enumerate(row):
             attr = ' class="num"' if i in num_cols else ""
+            if stack and i < len(headers):
+                attr += f' data-label="{esc(headers[i])}"'
             if isinstance(cell, tuple) and cell and cell[0] == "raw":
                 out.append(f"<td{attr}>{cell[1]}</td>")
             else:
@@ -62,17 +69,20 @@ def flatten(data, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def human(key: str, value) -> str:
-    """A value for people; byte counts (keys ending in ``bytes``) also in GiB."""
+    """A value for people; byte counts (keys ending in ``bytes``) also in MB/GB (10^6, 10^9),
+    ``*_gb`` settings (GiB) converted to GB."""
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, (int, float)) and key.endswith("bytes") and value > _SHOW_GIB_ABOVE:
-        return f"{value / GIB:,.2f} GiB ({int(value):,} bytes)"
+    if isinstance(value, (int, float)) and key.endswith("bytes") and value > _SHOW_SIZE_ABOVE:
+        return f"{fmt.size(value)} ({fmt.num(value)} bytes)"
+    if isinstance(value, (int, float)) and key.endswith("_gb"):
+        return fmt.gib_setting(value)
     if isinstance(value, float):
-        return f"{value:,.4g}"
+        return fmt.sig(value)
     if isinstance(value, int):
-        return f"{value:,}"
+        return fmt.num(value)
     return str(value)
 
 

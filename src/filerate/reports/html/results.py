@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
+from filerate import fmt
 from filerate.reports import measured
+from filerate.reports.bottlenecks import story
 from filerate.reports.html.markup import as_bool, esc, ok_class, raw, table
-from filerate.reports.load import Phase, as_count, fmt_num
+from filerate.reports.load import Phase, as_count
 from filerate.reports.tables import (
     files_per_s_text,
     ramdisk_text,
@@ -20,9 +22,9 @@ _SUMMARY_HEADERS = [
     "files/s",
     "speed-up",
     "target",
-    "limiting resource",
-    "limits files/s",
-    "next change",
+    "what limits files/s",
+    "next change for files/s",
+    "set-up, then one timed repeat",
 ]
 _THROUGHPUT_HEADERS = [
     "phase",
@@ -80,9 +82,9 @@ def section_summary(rows: list[dict], report: dict) -> str:
                 files_per_s_text(r),
                 speedup_text(r, base),
                 raw(target_html(r)),
-                b.get("limit"),
-                b.get("processing_limit"),
-                (b.get("recommendation") or {}).get("change"),
+                story.files_per_s_limit(b),
+                story.files_per_s_change(b).get("change"),
+                story.setup_text(b) if b.get("breakdown") else "—",
             ]
         )
     return (
@@ -90,9 +92,10 @@ def section_summary(rows: list[dict], report: dict) -> str:
         "<p>Files/s over the timed repeats: median [95 % confidence interval of the "
         "median]; <b>unstable</b> when the interval did not come within the phase's "
         "<code>ci_target_pct</code> (runs without intervals: median (min–max), or only the "
-        "range when unstable). The limiting resource (of one end-to-end pass, including "
-        "staging and start-up), what limits files/s itself, and the next change come "
-        "from the bottleneck analysis below.</p>" + table(_SUMMARY_HEADERS, cells, {1, 2})
+        "range when unstable). Speed-ups only against a baseline with the same corpus and "
+        "analysis. What limits files/s and the next change that can move it come from the "
+        "bottleneck analysis below; the set-up (staging, start-up, kernel warm-up, in wall "
+        "seconds) is kept apart.</p>" + table(_SUMMARY_HEADERS, cells, {1, 2}, stack=True)
     )
 
 
@@ -103,24 +106,24 @@ def _throughput_cells(r: dict, base: dict) -> list:
     return [
         r["phase"],
         r.get("backend"),
-        fmt_num(r.get("corpus_files")),
+        fmt.num(r.get("corpus_files")),
         r.get("analysis"),
         "yes" if as_bool(r.get("staged")) else "no",
-        f"{fmt_num(r.get('processes'))} × {fmt_num(r.get('threads_per_process'))}",
-        fmt_num(r.get("batch_size")),
-        fmt_num(r.get("repeats")),
-        fmt_num(r.get("startup_s"), 2, "s"),
-        fmt_num(r.get("staging_s"), 2, "s"),
-        fmt_num(r.get("wall_s_median"), 3, "s"),
+        f"{fmt.num(r.get('processes'))} × {fmt.num(r.get('threads_per_process'))}",
+        fmt.num(r.get("batch_size")),
+        fmt.num(r.get("repeats")),
+        fmt.seconds(r.get("startup_s")),
+        fmt.seconds(r.get("staging_s")),
+        fmt.seconds(r.get("wall_s_median")),
         raw(files_per_s),
-        fmt_num(r.get("mb_per_s_median"), 1),
+        fmt.mb_per_s(r.get("mb_per_s_median")),
         measured.floor_text(r),
         measured.cpu_text(r),
         speedup_text(r, base),
         raw(target_html(r)),
         ramdisk_text(r).replace("**", ""),
-        fmt_num(r.get("files_error")),
-        fmt_num(r.get("mismatches")),
+        fmt.num(r.get("files_error")),
+        fmt.num(r.get("mismatches")),
     ]
 
 
@@ -138,7 +141,7 @@ def section_throughput(rows: list[dict]) -> str:
 def _accounted(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "NO"
-    return fmt_num(as_count(value))
+    return fmt.num(as_count(value))
 
 
 def _validation_cells(name: str, v: dict | None) -> list:
@@ -148,18 +151,18 @@ def _validation_cells(name: str, v: dict | None) -> list:
     manifest = as_count(v.get("manifest_files"))
     files_ok, files_err = as_count(v.get("files_ok")), as_count(v.get("files_error"))
     accounted = (files_ok or 0) + (files_err or 0)
-    acc = f"{accounted:,} of {manifest:,}" if manifest is not None else f"{accounted:,}"
+    acc = fmt.num(accounted) + (f" of {fmt.num(manifest)}" if manifest is not None else "")
     by_field = v.get("mismatches_by_field") or {}
     errors = v.get("errors_by_reason") or {}
     return [
         name,
         raw(f"<span class='{ok_class(ok)}'>{'ok' if ok else 'FAILED'}</span>"),
         acc,
-        fmt_num(files_ok),
-        fmt_num(files_err),
-        f"{fmt_num(as_count(v.get('missing')))} / {fmt_num(as_count(v.get('duplicated')))} / "
-        f"{fmt_num(as_count(v.get('unexpected')))}",
-        fmt_num(as_count(v.get("mismatches"))),
+        fmt.num(files_ok),
+        fmt.num(files_err),
+        f"{fmt.num(as_count(v.get('missing')))} / {fmt.num(as_count(v.get('duplicated')))} / "
+        f"{fmt.num(as_count(v.get('unexpected')))}",
+        fmt.num(as_count(v.get("mismatches"))),
         ", ".join(f"{k}: {n}" for k, n in by_field.items() if n) or "none",
         ", ".join(f"{k}: {n}" for k, n in errors.items()) or "—",
         _accounted(v.get("repeats_accounted")),

@@ -8,6 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from filerate import fmt
 from filerate.reports.load import Phase, as_float, gpu_indices, repeat_windows
 from filerate.reports.plots.style import (
     GOAL_COLOUR,
@@ -16,7 +17,7 @@ from filerate.reports.plots.style import (
     empty,
     png,
 )
-from filerate.units import GIB, MB
+from filerate.units import MB
 
 
 def _shade_repeats(ax, ph: Phase, t0: float) -> None:
@@ -43,8 +44,8 @@ def _memory(ax, ph: Phase, res: pd.DataFrame, x) -> None:
         ("tree_rss_bytes", "#e6550d", "filerate RSS"),
     ):
         if name in res.columns:
-            ax.plot(x, res[name] / GIB, color=colour, linewidth=1.2, label=label)
-    ax.set_ylabel("memory, GiB")
+            ax.plot(x, res[name] / 1e9, color=colour, linewidth=1.2, label=label)
+    ax.set_ylabel("memory, GB (10^9 bytes)")
     ax.set_ylim(bottom=0)
     ax.set_title("memory", fontsize=9, loc="left")
     ax.legend(fontsize=7, loc="lower right")
@@ -69,7 +70,7 @@ def _ramdisk(ax, ph: Phase, res: pd.DataFrame, x) -> None:
     if budget:
         ax.axhline(budget / MB, color=GOAL_COLOUR, linestyle="--", linewidth=1)
         top = max(top, budget / MB)
-        title += f" (dashed: budget {budget / MB:,.0f} MB)"
+        title += f" (dashed: budget {fmt.size(budget)})"
     ax.set_ylim(0, top * 1.1)
     ax.set_title(title, fontsize=9, loc="left")
 

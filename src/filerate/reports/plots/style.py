@@ -7,26 +7,42 @@ import re
 
 from matplotlib.figure import Figure
 
-#: one colour per breakdown component (shared by breakdown and timeline)
+#: the Okabe–Ito palette: eight colours told apart with every common colour-vision
+#: deficiency (Okabe & Ito, "Color Universal Design", 2008)
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+}
+_O = OKABE_ITO
+#: one colour per breakdown component (shared by breakdown and timeline); the set-up
+#: costs in greys and browns, the work in the palette, idle in a light grey
 COLOURS = {
-    "staging": "#8c564b",
-    "startup": "#7f7f7f",
-    "read": "#1f77b4",
-    "hash": "#ff7f0e",
-    "h2d": "#9467bd",
-    "analyse": "#2ca02c",
-    "d2h": "#e377c2",
-    "pack": "#bcbd22",
-    "setup": "#aec7e8",
-    "task_overhead": "#d62728",
-    "scheduling": "#17becf",
-    "idle": "#dddddd",
+    "staging": "#8C6D31",
+    "startup": "#555555",
+    "warmup": "#AAAAAA",
+    "read": _O["blue"],
+    "hash": _O["yellow"],
+    "h2d": _O["purple"],
+    "analyse": _O["green"],
+    "d2h": "#8E3B6E",  # a darker purple: the other transfer
+    "pack": _O["sky_blue"],
+    "setup": _O["orange"],
+    "task_overhead": _O["vermillion"],
+    "scheduling": _O["black"],
+    "idle": "#E5E5E5",
 }
 #: colour of a component not listed in COLOURS
-OTHER_COLOUR = "#999999"
+OTHER_COLOUR = "#7F7F7F"
 LABELS = {
     "staging": "staging",
     "startup": "start-up",
+    "warmup": "kernel warm-up",
     "read": "read",
     "hash": "hash",
     "h2d": "host→device",
@@ -36,12 +52,15 @@ LABELS = {
     "setup": "task setup",
     "task_overhead": "in-task overhead",
     "scheduling": "scheduling overhead",
-    "idle": "idle slots",
+    "idle": "slot without a task",
 }
 #: shading of the repeats (resources) and colour of goals (throughput)
-TIMED_SHADE = "#cfe2f3"
-WARMUP_SHADE = "#eeeeee"
-GOAL_COLOUR = "#c0392b"
+TIMED_SHADE = "#CFE2F3"
+WARMUP_SHADE = "#EEEEEE"
+GOAL_COLOUR = _O["vermillion"]
+#: throughput bars: stable, and unstable (also hatched, so colour is not the only cue)
+STABLE_COLOUR = _O["blue"]
+UNSTABLE_COLOUR = _O["orange"]
 DPI = 100
 
 

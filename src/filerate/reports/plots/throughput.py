@@ -1,6 +1,7 @@
-"""throughput.png: files/s per phase, median bar with whiskers (the 95 % CI of the median
-where the run recorded one, else min–max over the timed repeats), the floor as a marker,
-a line at each phase's target (dashed: gate); unstable phases hatched."""
+"""throughput.png: files/s per phase on a linear axis from 0, median bar with an error bar
+(the 95 % CI of the median where the run recorded one, else min–max over the timed
+repeats), the floor as a marker, each phase's target (dashed: gate) as a short line over
+its bar; unstable phases hatched and labelled; the legend outside the axes."""
 
 from __future__ import annotations
 
@@ -10,10 +11,18 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from filerate import fmt
 from filerate.reports.load import as_float
-from filerate.reports.plots.style import GOAL_COLOUR, empty, png, wrap
+from filerate.reports.plots.style import (
+    GOAL_COLOUR,
+    STABLE_COLOUR,
+    UNSTABLE_COLOUR,
+    empty,
+    png,
+    wrap,
+)
 
-_STABLE, _UNSTABLE = "#1f77b4", "#f2a93b"
+_STABLE, _UNSTABLE = STABLE_COLOUR, UNSTABLE_COLOUR
 _GOAL_STYLES = (("target_files_per_s", "-"), ("gate_files_per_s", "--"))
 
 
@@ -45,50 +54,52 @@ def _goals(recs: list[dict]) -> dict[tuple[float, str], list[str]]:
     return goals
 
 
-def _scale_y(ax, positive: list[float]) -> None:
-    """Logarithmic when the whiskers and goals (``positive``) span more than 30×."""
-    top = max(positive) if positive else 1.0
-    if positive and top / max(min(positive), 1e-9) > 30:
-        ax.set_yscale("log")
-        ax.set_ylim(min(positive) / 1.5, top * 2.5)
-    else:
-        ax.set_ylim(0, top * 1.2)
+def _scale_y(ax, values: list[float], goals: list[float]) -> float:
+    """A linear axis from 0 over the bars, whiskers and floors (``values``); a goal up to
+    twice as high stretches it, a goal further above is drawn off-scale (returns the top)."""
+    top = max(values) if values else 1.0
+    reachable = [g for g in goals if g <= 2 * top]
+    top = max([top, *reachable]) * 1.2
+    ax.set_ylim(0, top)
+    return top
 
 
-def _goal_lines(ax, goals: dict[tuple[float, str], list[str]]) -> None:
-    for (g, style), phases in sorted(goals.items()):
-        kind = "target" if style == "-" else "gate"
-        ax.axhline(g, color=GOAL_COLOUR, linestyle=style, linewidth=1.2, zorder=0)
-        who = ", ".join(phases) if len(phases) <= 2 else f"{len(phases)} phases"
-        ax.annotate(
-            f"{kind} {g:,.0f}/s ({who})",
-            xy=(1.0, g),
-            xycoords=("axes fraction", "data"),
-            xytext=(-4, 3),
-            textcoords="offset points",
-            ha="right",
-            va="bottom",
-            fontsize=8,
-            color=GOAL_COLOUR,
-            zorder=5,
-            bbox={
-                "boxstyle": "round,pad=0.15",
-                "facecolor": "white",
-                "edgecolor": "none",
-                "alpha": 0.85,
-            },
-        )
+def _goal_lines(ax, x, recs: list[dict], top: float) -> list:
+    """Each phase's target (solid) and gate (dashed) as a short line over its own bar;
+    one beyond the axis as an arrow at the top with its value."""
+    handles = {}
+    for xi, r in zip(x, recs, strict=True):
+        for key, style in _GOAL_STYLES:
+            g = as_float(r.get(key))
+            if not g:
+                continue
+            kind = "target" if style == "-" else "gate"
+            handles[kind] = Line2D([], [], color=GOAL_COLOUR, ls=style, lw=2, label=kind)
+            if g <= top:
+                ax.hlines(g, xi - 0.42, xi + 0.42, colors=GOAL_COLOUR, linestyles=style, lw=2)
+                continue
+            ax.annotate(
+                f"{kind} {fmt.num(g)} ↑",
+                xy=(xi, top),
+                xytext=(0, -4),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=9,
+                color=GOAL_COLOUR,
+            )
+    return list(handles.values())
 
 
 def _bar_labels(ax, x, recs: list[dict], med, hi, unstable: list[bool]) -> None:
     """The median above each bar, or the range when the phase is unstable."""
     for xi, r, m, h, u in zip(x, recs, med, hi, unstable, strict=True):
         low, high = _whisker_keys(r)
-        text = f"{m:,.0f}"
+        text = fmt.num(m)
         if u and low == "files_per_s_ci_low":
-            text += f"\n[{as_float(r[low]):,.0f}–{as_float(r[high]):,.0f}]\n(unstable)"
+            text += f"\n{fmt.interval(r[low], r[high])}\n(unstable)"
         elif u:
-            text = f"{as_float(r.get(low)) or 0:,.0f}–{as_float(r.get(high)) or 0:,.0f}\n(unstable)"
+            text = f"{fmt.num(r.get(low))}–{fmt.num(r.get(high))}\n(unstable)"
         ax.annotate(
             text,
             xy=(xi, max(m, h)),
@@ -96,7 +107,7 @@ def _bar_labels(ax, x, recs: list[dict], med, hi, unstable: list[bool]) -> None:
             textcoords="offset points",
             ha="center",
             va="bottom",
-            fontsize=8,
+            fontsize=10,
         )
 
 
@@ -127,20 +138,21 @@ def throughput_png(table: pd.DataFrame) -> bytes:
     keys = [_whisker_keys(r) for r in recs]
     lo = np.array([as_float(r.get(k[0])) or m for r, k, m in zip(recs, keys, med, strict=True)])
     hi = np.array([as_float(r.get(k[1])) or m for r, k, m in zip(recs, keys, med, strict=True)])
-    fig = Figure(figsize=(max(7.0, 1.1 * len(recs) + 3), 4.8), layout="constrained")
+    fig = Figure(figsize=(max(7.0, 1.1 * len(recs) + 3.5), 4.6), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(len(recs))
     unstable = [r.get("stability") == "unstable" for r in recs]
     _bars(ax, x, med, lo, hi, unstable)
-    goals = _goals(recs)
     floors = [as_float(r.get("floor_files_per_s_median")) or 0.0 for r in recs]
-    _scale_y(ax, [v for v in [*lo, *hi, *floors] if v > 0] + [g for g, _style in goals])
-    _goal_lines(ax, goals)
+    goals = [g for g, _style in _goals(recs)]
+    top = _scale_y(ax, [v for v in [*lo, *hi, *floors] if v > 0], goals)
+    goal_handles = _goal_lines(ax, x, recs, top)
     floor_handles = _floor(ax, x, recs)
     _bar_labels(ax, x, recs, med, hi, unstable)
-    ax.set_xticks(x, [wrap(n) for n in names], fontsize=9 if len(names) > 5 else 10)
-    ax.set_ylabel("files/s (median of timed repeats)")
-    ax.set_title("Files/s per phase: median, 95 % CI")
+    ax.set_xticks(x, [wrap(n) for n in names], fontsize=10 if len(names) > 5 else 11)
+    ax.set_ylabel("files/s (linear, from 0)", fontsize=11)
+    ax.yaxis.set_major_formatter(lambda v, _pos: fmt.num(v))
+    ax.set_title("Files/s per phase: median, error bar the 95 % CI", fontsize=12)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     fig.legend(
@@ -148,8 +160,9 @@ def throughput_png(table: pd.DataFrame) -> bytes:
             Patch(facecolor=_STABLE, label="stable"),
             Patch(facecolor=_UNSTABLE, hatch="//", label="unstable (CI target missed)"),
             *floor_handles,
+            *goal_handles,
         ],
         loc="outside right upper",
-        fontsize=8,
+        fontsize=10,
     )
     return png(fig)

@@ -11,6 +11,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from filerate import fmt
 from filerate.reports.load import Phase, as_float, task_components
 from filerate.reports.plots.style import COLOURS, LABELS, OTHER_COLOUR, empty, png
 
@@ -152,7 +153,7 @@ def _panel(ax, ph: Phase, cols: list[str], order: list[str]) -> None:
     ax.set_ylabel("worker thread")
     ax.set_title(
         f"{ph.name}: repeat {rep['repeat']}, {len(tasks)} tasks on "
-        f"{len(slots)} of {total} thread slots, wall {wall:.3f} s",
+        f"{len(slots)} of {total} thread slots, wall {fmt.seconds(wall)}",
         fontsize=10,
         loc="left",
     )
