@@ -240,6 +240,28 @@ def resolve_workers(phase: dict, cpu_count: int) -> dict:
     }
 
 
+def oversubscribed(threads: int | None, processes: int | None, cpu_count: int | None) -> bool:
+    """More threads or processes than CPUs: the one test the plan's warning and the
+    bottleneck report's "CPU (oversubscribed)" rule share."""
+    cpus = cpu_count or 1
+    return (threads or 0) > cpus or (processes or 0) > cpus
+
+
+def oversubscription_warning(resolved: dict) -> str | None:
+    """One line for people where a resolved worker mapping oversubscribes the CPUs."""
+    threads, procs, cpus = (
+        resolved.get("total_threads"),
+        resolved.get("processes"),
+        resolved.get("cpu_count"),
+    )
+    if not oversubscribed(threads, procs, cpus):
+        return None
+    return (
+        f"{threads} threads in {procs} processes on {cpus} CPUs: oversubscribed; expect "
+        "tasks to wait for a core (the report says whether it cost files/s)"
+    )
+
+
 def phases(config: dict, cpu_count: int | None = None) -> dict[str, dict]:
     """All phases to run, in order: the configured ones, then ablation variants if enabled.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from filerate.config import oversubscribed
 from filerate.reports import storage
 from filerate.reports.load import Phase, fmt_num, fmt_pct
 
@@ -129,7 +130,7 @@ def _no_tasks(s: _Signals, bd: dict) -> dict | None:
 def _oversubscribed(s: _Signals, bd: dict) -> dict | None:
     inflation = s.conc / s.cpu_count
     ctx_per_cpu = s.ctx / s.cpu_count if s.ctx is not None else None
-    crowded = s.threads > s.cpu_count or s.procs > s.cpu_count
+    crowded = oversubscribed(s.threads, s.procs, s.cpu_count)
     thrashing = inflation >= OVERSUB_INFLATION or (
         ctx_per_cpu is not None and ctx_per_cpu >= CTX_HIGH_PER_CPU_S
     )

@@ -10,6 +10,7 @@ from filerate import __version__
 from filerate.reports.html.analysis import section_bottlenecks, section_predictions
 from filerate.reports.html.dask import section_dask
 from filerate.reports.html.environment import section_config, section_machine
+from filerate.reports.html.history import section_history
 from filerate.reports.html.markup import as_bool, esc, when
 from filerate.reports.html.results import section_summary, section_throughput, section_validation
 from filerate.reports.load import Phase, as_float
@@ -130,6 +131,7 @@ def render(
         section_summary(rows, report),
         figure("throughput", pngs["throughput"]),
         section_throughput(rows),
+        section_history(phases),
         section_bottlenecks(report),
         figure("breakdown", pngs["breakdown"]),
         section_predictions(report),
