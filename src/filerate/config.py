@@ -247,8 +247,9 @@ def oversubscribed(threads: int | None, processes: int | None, cpu_count: int | 
     return (threads or 0) > cpus or (processes or 0) > cpus
 
 
-def oversubscription_warning(resolved: dict) -> str | None:
-    """One line for people where a resolved worker mapping oversubscribes the CPUs."""
+def oversubscription_warning(resolved: dict, cold: bool = False) -> str | None:
+    """One line for people where a resolved worker mapping oversubscribes the CPUs (in a
+    cold phase the extra threads are queue depth for storage, which may pay)."""
     threads, procs, cpus = (
         resolved.get("total_threads"),
         resolved.get("processes"),
@@ -256,9 +257,14 @@ def oversubscription_warning(resolved: dict) -> str | None:
     )
     if not oversubscribed(threads, procs, cpus):
         return None
+    why = (
+        "in a cold phase they are queue depth for storage, which can pay"
+        if cold
+        else "expect tasks to wait for a core"
+    )
     return (
-        f"{threads} threads in {procs} processes on {cpus} CPUs: oversubscribed; expect "
-        "tasks to wait for a core (the report says whether it cost files/s)"
+        f"{threads} threads in {procs} processes on {cpus} CPUs: oversubscribed; {why} "
+        "(the report says whether it cost files/s)"
     )
 
 

@@ -38,7 +38,9 @@ def run(args) -> int:
     else:
         _print_table(phases)
     for name, p in phases.items():
-        warning = cfg.oversubscription_warning(p["resolved"])
+        # a cold phase that stages reads the RAM-disk copy: no storage queue to fill
+        from_storage = p.get("cache") == "cold" and not p.get("staging")
+        warning = cfg.oversubscription_warning(p["resolved"], cold=from_storage)
         if warning:
             print(f"filerate plan: warning: phase {name}: {warning}", file=sys.stderr)
     return 0
