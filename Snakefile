@@ -2,6 +2,8 @@
 # and what stops it going faster? See README.md; the phase plan is config/config.yaml.
 from snakemake.utils import min_version
 
+from filerate import summary
+
 min_version("9.0")
 
 
@@ -13,6 +15,7 @@ include: "workflow/rules/corpus.smk"
 include: "workflow/rules/stage.smk"
 include: "workflow/rules/process.smk"
 include: "workflow/rules/reports.smk"
+include: "workflow/rules/history.smk"
 
 
 rule all:
@@ -22,10 +25,13 @@ rule all:
         "results/tables/throughput.tsv",
         "results/reports/bottlenecks.md",
         "results/report/index.html",
+        "results/history/latest.json",
 
 
 onsuccess:
     remove_staged_copies()
+    # the phases, their verdicts and the report's path; prints one line on any error
+    summary.print_summary("results", "results/report/index.html")
 
 
 onerror:

@@ -73,7 +73,8 @@ def make_workdir(tmp: Path, ablation: bool = False) -> tuple[Path, Path]:
 def finished_run(tmp_path_factory):
     work, ramdisk = make_workdir(tmp_path_factory.mktemp("e2e"))
     try:
-        snakemake(work)
+        proc = snakemake(work)
+        (work / "snakemake.out").write_text(proc.stdout + proc.stderr)  # the summary's checks
         yield work, ramdisk
     finally:
         shutil.rmtree(ramdisk, ignore_errors=True)
@@ -117,6 +118,19 @@ def test_full_run_produces_validated_results_and_reports(finished_run):
     assert sorted(p.name for p in (res / "report" / "plots").glob("*.png"))
     # the staged copy is gone once nothing needs it
     assert not any(ramdisk.glob("*/*/first")), list(ramdisk.rglob("*"))[:5]
+
+
+def test_run_ends_with_a_summary_and_is_kept_in_history(finished_run):
+    work, _ = finished_run
+    out = (work / "snakemake.out").read_text()
+    assert "filerate: what this machine did" in out and "report: results/report/index.html" in out
+    assert "ok (300 files)" in out and "ok (500 files)" in out
+    assert "phase first: starting " in out  # progress on the terminal
+    latest = json.loads((work / "results" / "history" / "latest.json").read_text())
+    entry = work / latest["path"]
+    assert latest["new"] and latest["previous"] is None and entry.parent.name == "history"
+    assert (entry / "phases" / "second" / "run.json").is_file()
+    assert not list(entry.rglob("*.parquet"))
 
 
 def test_rerunning_one_phase_reruns_only_it_and_its_reports(finished_run):

@@ -24,6 +24,8 @@ STEPS = {
     "bottlenecks": "filerate.reports.bottlenecks",
     "report": "filerate.reports.html",
     "plan": "filerate.plan",
+    "history": "filerate.history",
+    "compare": "filerate.reports.compare",
 }
 
 

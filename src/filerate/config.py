@@ -240,6 +240,34 @@ def resolve_workers(phase: dict, cpu_count: int) -> dict:
     }
 
 
+def oversubscribed(threads: int | None, processes: int | None, cpu_count: int | None) -> bool:
+    """More threads or processes than CPUs: the one test the plan's warning and the
+    bottleneck report's "CPU (oversubscribed)" rule share."""
+    cpus = cpu_count or 1
+    return (threads or 0) > cpus or (processes or 0) > cpus
+
+
+def oversubscription_warning(resolved: dict, cold: bool = False) -> str | None:
+    """One line for people where a resolved worker mapping oversubscribes the CPUs (in a
+    cold phase the extra threads are queue depth for storage, which may pay)."""
+    threads, procs, cpus = (
+        resolved.get("total_threads"),
+        resolved.get("processes"),
+        resolved.get("cpu_count"),
+    )
+    if not oversubscribed(threads, procs, cpus):
+        return None
+    why = (
+        "in a cold phase they are queue depth for storage, which can pay"
+        if cold
+        else "expect tasks to wait for a core"
+    )
+    return (
+        f"{threads} threads in {procs} processes on {cpus} CPUs: oversubscribed; {why} "
+        "(the report says whether it cost files/s)"
+    )
+
+
 def phases(config: dict, cpu_count: int | None = None) -> dict[str, dict]:
     """All phases to run, in order: the configured ones, then ablation variants if enabled.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from filerate import config as cfg
 
@@ -34,7 +35,18 @@ def run(args) -> int:
     phases = cfg.phases(config, args.cpu_count)
     if args.json:
         print(json.dumps(phases, indent=2))
-        return 0
+    else:
+        _print_table(phases)
+    for name, p in phases.items():
+        # a cold phase that stages reads the RAM-disk copy: no storage queue to fill
+        from_storage = p.get("cache") == "cold" and not p.get("staging")
+        warning = cfg.oversubscription_warning(p["resolved"], cold=from_storage)
+        if warning:
+            print(f"filerate plan: warning: phase {name}: {warning}", file=sys.stderr)
+    return 0
+
+
+def _print_table(phases: dict) -> None:
     print(
         f"{'phase':28} {'corpus':8} {'workers':>20} {'procs x thr':>12} {'batch':>6} "
         f"{'analysis':8} {'staged':6} {'target':>8}"
@@ -47,4 +59,3 @@ def run(args) -> int:
             f"{p['batch_size']:>6} {p['analysis']:8} {str(p['staging']):6} "
             f"{p['target_files_per_s'] or '-':>8}"
         )
-    return 0

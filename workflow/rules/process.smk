@@ -21,7 +21,8 @@ rule process:
     shell:
         "{params.filerate} process --settings {params.settings:q} --manifest {input.manifest} "
         "--data-dir {params.data:q} {params.staging} --out results/phases/{wildcards.phase} "
-        "> {log} 2>&1"
+        # a line per repeat, in the log and on the terminal: progress while a phase runs
+        "2>&1 | tee {log}"
 
 
 rule validate:

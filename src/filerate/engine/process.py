@@ -104,6 +104,7 @@ def run(args) -> int:
     if not Path(args.data_dir).is_dir():
         raise UserError(f"data directory {args.data_dir} does not exist")
     staging = json.loads(Path(args.staging_json).read_text()) if args.staging_json else None
+    print(_plan_line(settings), file=sys.stderr, flush=True)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         result = run_phase(settings, args.manifest, args.data_dir, staging, Path(args.out))
@@ -141,6 +142,29 @@ def run(args) -> int:
         )
         return 1
     return 0 if result["status"] == "ok" else 1
+
+
+def _plan_line(settings: dict) -> str:
+    """What the phase is about to do and for how long at most: the first progress line
+    (a repeat line follows each repeat)."""
+    r = settings.get("resolved") or {}
+    if settings.get("duration_s"):
+        how = f"a soak of {fmt.seconds(settings['duration_s'])}"
+    elif settings.get("repeats"):
+        how = f"{settings['repeats']} timed repeats"
+    elif "max_phase_s" in settings:
+        how = (
+            f"{settings.get('min_repeats')}–{settings.get('max_repeats')} timed repeats, "
+            f"until the median's CI is within ±{fmt.num(settings.get('ci_target_pct'))} % "
+            f"or {fmt.seconds(settings['max_phase_s'])} have passed"
+        )
+    else:
+        how = "timed repeats"
+    return (
+        f"phase {settings.get('name')}: starting {r.get('processes', '?')} x "
+        f"{r.get('threads_per_process', '?')} threads ({settings.get('backend')}), a "
+        f"warm-up, then {how}"
+    )
 
 
 def _print_soak(name: str, soak: dict | None) -> None:
@@ -339,8 +363,15 @@ def _ramdisk_root(staging: dict | None) -> str | None:
 def _warm_workers(info: cluster.ClusterInfo, manifest: str) -> None:
     """Compile the kernels and load the path table on every worker, before any timing."""
     t0 = time.perf_counter()
+    print(
+        f"  cluster up in {fmt.seconds(info.record.get('startup_s'))}; compiling the kernels "
+        "and loading the path table on each worker",
+        file=sys.stderr,
+        flush=True,
+    )
     warm = info.client.run(tasks.warm_worker, info.device, manifest)
     info.record["kernel_warmup_s"] = time.perf_counter() - t0
+    print(f"  kernels ready in {fmt.seconds(info.record['kernel_warmup_s'])}", file=sys.stderr)
     info.record["kernel_compile_s_per_worker"] = {k: v["cpu_kernels_s"] for k, v in warm.items()}
     info.record["worker_cpus"] = {k: v["cpus"] for k, v in warm.items()}
 

@@ -9,6 +9,7 @@ import statistics
 from dataclasses import dataclass
 
 from filerate import fmt
+from filerate.config import oversubscribed
 from filerate.reports import storage
 from filerate.reports.bottlenecks.accounting import SETUP
 from filerate.reports.load import Phase
@@ -131,7 +132,7 @@ def _no_tasks(s: _Signals, bd: dict) -> dict | None:
 def _oversubscribed(s: _Signals, bd: dict) -> dict | None:
     inflation = s.conc / s.cpu_count
     ctx_per_cpu = s.ctx / s.cpu_count if s.ctx is not None else None
-    crowded = s.threads > s.cpu_count or s.procs > s.cpu_count
+    crowded = oversubscribed(s.threads, s.procs, s.cpu_count)
     thrashing = inflation >= OVERSUB_INFLATION or (
         ctx_per_cpu is not None and ctx_per_cpu >= CTX_HIGH_PER_CPU_S
     )

@@ -11,6 +11,7 @@ from filerate.reports.html.analysis import section_bottlenecks, section_predicti
 from filerate.reports.html.dask import section_dask
 from filerate.reports.html.environment import section_config, section_machine
 from filerate.reports.html.headline import section_answer
+from filerate.reports.html.history import section_history
 from filerate.reports.html.markup import as_bool, esc, when
 from filerate.reports.html.results import section_summary, section_throughput, section_validation
 from filerate.reports.load import Phase, as_float
@@ -173,6 +174,7 @@ def render(
         section_summary(rows, report),
         figure("throughput", pngs["throughput"], plots_href),
         section_throughput(rows),
+        section_history(phases),
         section_bottlenecks(report),
         figure("breakdown", pngs["breakdown"], plots_href),
         section_predictions(report),

@@ -1,0 +1,200 @@
+"""Run history (filerate.history), `filerate compare` and the report's "since the last
+run" section, on small synthetic run.json files (no workflow run)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from filerate import config as cfg
+from filerate import history
+from filerate.cli import main
+from filerate.reports import compare, compare_text
+from filerate.reports.html.history import section_history
+from filerate.reports.load import Phase
+
+T0 = 1_764_300_000.0
+
+
+def write_run(results: Path, phase: str, values, *, ci=None, floor=None, batch=1000, t=T0):
+    """results/phases/<phase>/run.json with timed repeats ``values`` (files/s)."""
+    reps = [{"repeat": 0, "warmup": True, "files_per_s": 1.0}]
+    reps += [{"repeat": i + 1, "warmup": False, "files_per_s": v} for i, v in enumerate(values)]
+    summary = {"files_per_s_median": sorted(values)[len(values) // 2] if values else None}
+    if ci:
+        summary["files_per_s_median"], lo, hi = ci
+        summary["files_per_s_ci"] = {"low": lo, "high": hi}
+    if floor:
+        summary["fraction_of_floor"], lo, hi = floor
+        summary["fraction_of_floor_ci"] = {"low": lo, "high": hi}
+    run = {
+        "phase": phase,
+        "settings": {"analysis": "light", "batch_size": batch, "cache": "warm"},
+        "corpus": {"files": 1000, "staged": True},
+        "cluster": {"total_threads": 4, "startup_s": 0.5},
+        "backend": {"used": "cpu"},
+        "hardware": {"hostname": "vm-1", "usable_cpus": 2},
+        "repeats": reps,
+        "summary": summary,
+        "started_at": t,
+        "finished_at": t + 10,
+    }
+    d = results / "phases" / phase
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "run.json").write_text(json.dumps(run))
+    (d / "validation.json").write_text(json.dumps({"ok": True}))
+    (d / "files.parquet").write_bytes(b"big per-file table: never kept")
+    return d
+
+
+def write_tables(results: Path, phases: list[str]) -> None:
+    (results / "tables").mkdir(parents=True, exist_ok=True)
+    rows = "".join(f"{p}\t1\n" for p in phases)
+    (results / "tables" / "throughput.tsv").write_text("phase\tx\n" + rows)
+
+
+def two_runs(tmp_path: Path, a: dict, b: dict) -> tuple[Path, Path]:
+    """Two kept runs; a and b map phase -> write_run keyword arguments."""
+    results = tmp_path / "results"
+    for t, runs in ((T0, a), (T0 + 3600, b)):
+        for phase, kw in runs.items():
+            write_run(results, phase, t=t, **kw)
+        write_tables(results, list(runs))
+        history.record(results, results / "history")
+    return results, results / "history"
+
+
+FAST = [1100.0, 1120.0, 1090.0, 1110.0, 1105.0, 1095.0]
+BASE = [1000.0, 1010.0, 990.0, 1005.0, 995.0, 1002.0]
+NOISY = [1000.0, 1200.0, 850.0, 1150.0, 900.0, 1050.0]
+
+
+def test_history_keeps_small_files_atomically_and_once(tmp_path):
+    results = tmp_path / "results"
+    write_run(results, "base", BASE)
+    write_tables(results, ["base"])
+    root = results / "history"
+    entry, new = history.record(results, root)
+    assert new and entry.name.startswith("20251128T") and entry.name.endswith("-vm-1")
+    assert (entry / "phases" / "base" / "run.json").read_bytes() == (
+        results / "phases" / "base" / "run.json"
+    ).read_bytes()
+    assert not (entry / "phases" / "base" / "files.parquet").exists()
+    assert [p.name for p in root.iterdir()] == [entry.name]  # no temporary folder left
+    record = history.read_entry(entry)
+    assert record["phases"] == ["base"] and record["host"] == "vm-1"
+    # tables regenerated, same measurements: no second entry
+    assert history.record(results, root) == (entry, False)
+    write_run(results, "base", FAST, t=T0 + 60)
+    second, new = history.record(results, root)
+    assert new and history.entries(root) == [entry, second]
+    assert history.resolve(second.name[:15], root) == second
+    with pytest.raises(history.UserError, match="matches several"):
+        history.resolve("2025", root)
+
+
+def test_clear_gain_is_real_and_noise_is_not(tmp_path):
+    _, root = two_runs(
+        tmp_path,
+        {"base": {"values": BASE}, "noisy": {"values": NOISY}},
+        {"base": {"values": FAST}, "noisy": {"values": NOISY[::-1]}},
+    )
+    a, b = history.entries(root)
+    result = compare.compare(compare.load_side(a), compare.load_side(b))
+    by = {p["phase"]: p for p in result["phases"]}
+    assert by["base"]["change"]["verdict"] == "faster"
+    assert by["base"]["change"]["low"] > 1 and by["base"]["change"]["method"].startswith("boot")
+    assert by["noisy"]["change"]["verdict"] == "within noise"
+    assert by["noisy"]["change"]["low"] < 1 < by["noisy"]["change"]["high"]
+    text = compare_text.terminal(result)
+    assert "faster (real)" in text and "within noise" in text and "+10." in text
+
+
+def test_without_repeats_the_medians_cis_decide(tmp_path):
+    _, root = two_runs(
+        tmp_path,
+        {
+            "x": {"values": [], "ci": (1000, 950, 1050)},
+            "y": {"values": [], "ci": (1000, 900, 1100)},
+        },
+        {"x": {"values": [], "ci": (800, 760, 840)}, "y": {"values": [], "ci": (1050, 1000, 1110)}},
+    )
+    a, b = history.entries(root)
+    by = {
+        p["phase"]: p for p in compare.compare(compare.load_side(a), compare.load_side(b))["phases"]
+    }
+    assert by["x"]["change"]["verdict"] == "slower"
+    assert by["x"]["change"]["method"] == "medians' CIs"
+    assert by["y"]["change"]["verdict"] == "within noise"
+
+
+def test_floor_fraction_and_settings_are_compared(tmp_path):
+    _, root = two_runs(
+        tmp_path,
+        {"p": {"values": BASE, "floor": (0.40, 0.38, 0.42)}},
+        {"p": {"values": BASE, "floor": (0.50, 0.47, 0.53), "batch": 5000}},
+    )
+    a, b = history.entries(root)
+    result = compare.compare(compare.load_side(a), compare.load_side(b))
+    p = result["phases"][0]
+    assert p["floor"]["verdict"] == "closer to the floor"
+    assert p["settings_differ"] == ["batch 1,000 → 5,000"]
+    md = compare_text.markdown(result)
+    assert "| p |" in md and "0.40× [0.38×–0.42×] → 0.50×" in md
+    assert "p: settings differ: batch 1,000 → 5,000" in md
+
+
+def test_cli_compares_the_last_two_and_can_fail_on_a_slowdown(tmp_path, capsys):
+    _, root = two_runs(tmp_path, {"p": {"values": FAST}}, {"p": {"values": BASE}})
+    assert main(["compare", "--history-dir", str(root), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    a, b = history.entries(root)
+    assert (result["a"]["label"], result["b"]["label"]) == (a.name, b.name)
+    assert result["phases"][0]["change"]["verdict"] == "slower"
+    assert main(["compare", "--history-dir", str(root), "--fail-if-slower"]) == 1
+    assert "slower beyond the CI: p" in capsys.readouterr().err
+    # one run named: against the newest; a results folder works as a side too
+    assert main(["compare", a.name, "--history-dir", str(root), "--markdown"]) == 0
+    assert "slower (real)" in capsys.readouterr().out
+    assert main(["compare", str(a), str(tmp_path / "results")]) == 0
+
+
+def test_cli_needs_two_runs(tmp_path, capsys):
+    assert main(["compare", "--history-dir", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "compare needs two" in err[0]
+
+
+def test_history_cli_writes_latest(tmp_path, capsys):
+    results, root = two_runs(tmp_path, {"p": {"values": BASE}}, {"p": {"values": FAST}})
+    out = tmp_path / "latest.json"
+    assert main(["history", "--results", str(results), "--out", str(out)]) == 0
+    latest = json.loads(out.read_text())
+    a, b = history.entries(root)
+    assert latest == {"run_id": b.name, "path": str(b), "new": False, "previous": a.name}
+
+
+def test_report_section_compares_with_the_previous_kept_run(tmp_path):
+    results, _ = two_runs(tmp_path, {"p": {"values": BASE}}, {"p": {"values": FAST}})
+    run = json.loads((results / "phases" / "p" / "run.json").read_text())
+    phases = [Phase("p", results / "phases" / "p", run)]
+    html = section_history(phases)  # this run is kept already: compared with the one before
+    assert "Since the last run" in html and "faster (real)" in html
+    fresh = tmp_path / "fresh"
+    write_run(fresh, "p", BASE)
+    html = section_history([Phase("p", fresh / "phases" / "p", run)])
+    assert "No earlier run" in html
+
+
+def test_plan_and_report_share_the_oversubscription_fact(capsys):
+    assert cfg.oversubscribed(44, 2, 2) and cfg.oversubscribed(2, 4, 2)
+    assert not cfg.oversubscribed(2, 2, 2)
+    assert (
+        cfg.oversubscription_warning({"total_threads": 2, "processes": 2, "cpu_count": 2}) is None
+    )
+    root = Path(__file__).resolve().parents[1]
+    assert main(["plan", "--config", str(root / "config" / "config.yaml"), "--cpu-count", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: phase baseline: 12 threads in 2 processes on 2 CPUs: oversubscribed" in err
