@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from filerate.fmt import MISSING, as_number, num, rate_ci, seconds, short_rate
+from filerate.reports.realpass import real_pass
 
 HEADERS = ["phase", "files/s median [95 % CI]", "one real pass", "validated", "files/s limit"]
 LIMIT_CHARS = 44
@@ -31,19 +32,17 @@ def _read_json(path: Path) -> dict:
 
 
 def one_pass(row: dict, run: dict) -> tuple[float | None, float | None]:
-    """(seconds, files/s) of one real pass: staging + start-up + kernel warm-up + one pass
-    over the corpus at the median rate. None where the run lacks a figure."""
-    files, median = as_number(row.get("corpus_files")), as_number(row.get("files_per_s_median"))
-    if not files or not median:
-        return None, None
-    warmup = as_number((run.get("cluster") or {}).get("kernel_warmup_s")) or 0.0
-    total = (
-        (as_number(row.get("staging_s")) or 0.0)
-        + (as_number(row.get("startup_s")) or 0.0)
-        + warmup
-        + files / median
+    """(seconds, files/s) of one real pass (filerate.reports.realpass); None, None where
+    the run lacks a figure."""
+    warmup = (run.get("cluster") or {}).get("kernel_warmup_s")
+    rp = real_pass(
+        row.get("corpus_files"),
+        row.get("files_per_s_median"),
+        row.get("staging_s"),
+        row.get("startup_s"),
+        warmup,
     )
-    return total, files / total
+    return (rp["seconds"], rp["files_per_s"]) if rp else (None, None)
 
 
 def validated_text(row: dict) -> str:

@@ -6,6 +6,7 @@ warm-up) — with what was measured and the settings beside them."""
 from __future__ import annotations
 
 from filerate import fmt
+from filerate.reports import realpass
 from filerate.reports.bottlenecks import story
 from filerate.reports.html.markup import esc
 from filerate.reports.load import Phase, as_float
@@ -13,18 +14,14 @@ from filerate.reports.tables import comparable, files_per_s_text, speedup_text
 
 
 def real_pass(row: dict, phase: Phase) -> dict | None:
-    """One real pass over the corpus: set-up (staging + start-up + kernel warm-up, wall
-    seconds) plus the corpus at the steady rate; None where the rate is unknown."""
-    files, rate = as_float(row.get("corpus_files")), as_float(row.get("files_per_s_median"))
-    if not files or not rate:
-        return None
-    setup = {
-        "staging": phase.staging_s or 0.0,
-        "start-up": phase.startup_s or 0.0,
-        "kernel warm-up": phase.kernel_warmup_s or 0.0,
-    }
-    seconds = sum(setup.values()) + files / rate
-    return {"files": files, "setup": setup, "seconds": seconds, "files_per_s": files / seconds}
+    """This phase's real pass (filerate.reports.realpass)."""
+    return realpass.real_pass(
+        row.get("corpus_files"),
+        row.get("files_per_s_median"),
+        phase.staging_s,
+        phase.startup_s,
+        phase.kernel_warmup_s,
+    )
 
 
 def measured_what(row: dict, phase: Phase) -> str:
