@@ -13,6 +13,7 @@ include: "workflow/rules/corpus.smk"
 include: "workflow/rules/stage.smk"
 include: "workflow/rules/process.smk"
 include: "workflow/rules/reports.smk"
+include: "workflow/rules/tune.smk"
 
 
 rule all:

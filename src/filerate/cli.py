@@ -24,6 +24,7 @@ STEPS = {
     "bottlenecks": "filerate.reports.bottlenecks",
     "report": "filerate.reports.html",
     "plan": "filerate.plan",
+    "tune": "filerate.tune.command",
 }
 
 
