@@ -238,3 +238,17 @@ def test_cache_is_reused_and_invalidated_when_the_fingerprint_changes(tmp_path):
     cache.path_for(tmp_path, fp).write_text("{not json")
     assert cache.lookup(tmp_path, fp, request) is None
     json.dumps(fp)  # the fingerprint is plain JSON
+
+
+def test_html_section_appears_only_with_a_tune_result(tmp_path):
+    from filerate.reports.html.tuned import section_tuned
+
+    assert section_tuned(tmp_path / "none") == ""
+    a = Measured(Point(1, 2, 2500), 100.0, 95, 105, {"rss_bytes": 3e8, "repeats": 6})
+    frame = output.points_frame([a], a)
+    (tmp_path / "points.tsv").write_text(frame.to_csv(sep="\t", index=False))
+    result = {"sentence": "best here: <100> files/s", "points_measured": 1, "grid_size": 56}
+    (tmp_path / "tune.json").write_text(json.dumps(result))
+    html = section_tuned(tmp_path)
+    assert "id='tuned'" in html and "best here: &lt;100&gt; files/s" in html
+    assert "1 × 2" in html and "300.0 MB" in html

@@ -12,6 +12,7 @@ from filerate.reports.html.dask import section_dask
 from filerate.reports.html.environment import section_config, section_machine
 from filerate.reports.html.markup import as_bool, esc, when
 from filerate.reports.html.results import section_summary, section_throughput, section_validation
+from filerate.reports.html.tuned import section_tuned
 from filerate.reports.load import Phase, as_float
 from filerate.reports.storage import headline
 
@@ -133,6 +134,7 @@ def render(
         section_bottlenecks(report),
         figure("breakdown", pngs["breakdown"]),
         section_predictions(report),
+        section_tuned(),  # "" unless `filerate tune` left results/tune/tune.json
         "<h2 id='plots'>Timelines</h2>",
         figure("timeline", pngs["timeline"]),
         figure("resources", pngs["resources"]),
