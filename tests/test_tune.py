@@ -252,3 +252,56 @@ def test_html_section_appears_only_with_a_tune_result(tmp_path):
     html = section_tuned(tmp_path)
     assert "id='tuned'" in html and "best here: &lt;100&gt; files/s" in html
     assert "1 × 2" in html and "300.0 MB" in html
+
+
+def _max_overlap(rows) -> int:
+    """Most tasks running at once on one worker, from their start and stop times."""
+    events = sorted([(r.start, 1) for r in rows] + [(r.stop, -1) for r in rows])
+    now = peak = 0
+    for _, step in events:
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
+def test_a_point_on_a_warm_cluster_runs_at_most_its_threads_at_once(small_corpus, tmp_path):
+    """The search's thread count is a Dask resource on a cluster started with more threads:
+    a point with 1 thread runs one task at a time, reads every file, and the same cluster
+    serves a point with more threads (no restart)."""
+    import dask
+
+    from filerate.engine import cluster as engine_cluster
+    from filerate.engine import coldrun, rounds
+    from filerate.tune import measure
+
+    conf = _config()
+    conf["tune"].update(max_threads=4, min_repeats=1, max_repeats=1)
+    request = req.build(conf, cpu_count=2)
+    manifest = str(small_corpus / "manifest.parquet")
+    frame = coldrun.read_manifest(manifest)
+    backend = engine_cluster.choose_backend(request["base"])
+    ctx = measure.Context(
+        request, manifest, str(small_corpus / "files"), len(frame), backend, str(tmp_path)
+    )
+    ctx.storage = coldrun.RepeatStorage.prepare(
+        ctx.settings(Point(1, 1, 50), "t"), manifest, frame, ctx.data_dir, None
+    )
+    clusters = measure.SearchClusters(ctx)
+    measurer = measure.PointMeasurer(ctx, clusters)
+    try:
+        one = measurer(Point(1, 1, 50), None)
+        info = clusters.info
+        with dask.annotate(resources={measure.SLOT: 1}):
+            series, done = measure.measure_series(
+                ctx, info, ctx.settings(Point(1, 1, 50), "x"), StoppingRule(1, 1, 5.0, 60.0)
+            )
+            rounds.run_rounds([series])
+        assert _max_overlap([r for r in done.batch_rows if not r.warmup]) == 1
+        four = measurer(Point(1, 4, 50), one)
+        assert clusters.info is info  # the same warm cluster
+        workers = engine_cluster.worker_info(info.client)
+        assert [w["resources"][measure.SLOT] for w in workers.values()] == [4]
+    finally:
+        clusters.close()
+    assert one.ok and four.ok and one.median > 0
+    assert len(ctx.startups) == 1 and ctx.startups[0]["threads"] == 4

@@ -107,11 +107,13 @@ def sentence(result: dict) -> str:
     )
     r = c.get("ratio")
     if r:
-        if r["ratio"] >= 1:
-            text += f" — {fmt.ratio(r['ratio'])} slower"
+        ci = f"95 % CI of the ratio {fmt.ratio(r['low'])}–{fmt.ratio(r['high'])}"
+        if r["low"] <= 1 <= r["high"]:
+            text += f" — no difference beyond the CIs (best/plan {fmt.ratio(r['ratio'])}, {ci})"
+        elif r["ratio"] > 1:
+            text += f" — {fmt.ratio(r['ratio'])} slower ({ci})"
         else:
-            text += f" — {fmt.ratio(1 / r['ratio'])} faster than the best"
-        text += f" (95 % CI of the ratio {fmt.ratio(r['low'])}–{fmt.ratio(r['high'])})"
+            text += f" — {fmt.ratio(1 / r['ratio'])} faster than the best ({ci})"
     return text
 
 
