@@ -67,24 +67,36 @@ class Context:
 
 
 class SearchClusters:
-    """The warm search cluster for the process count asked for (one at a time)."""
+    """Warm search clusters by process count; the KEEP most recently used stay started,
+    so a search that comes back to a process count does not pay its start-up again."""
+
+    KEEP = 2
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self.processes: int | None = None
+        self.started: dict[int, cluster.ClusterInfo] = {}  # oldest first
+        self.slots: dict[int, int] = {}
         self.info: cluster.ClusterInfo | None = None
-        self.slots: int | None = None
 
     def get(self, p: Point) -> cluster.ClusterInfo:
-        if self.info is not None and self.processes == p.processes:
-            return self.info
-        self.close()
+        if p.processes in self.started:
+            self.started[p.processes] = self.started.pop(p.processes)  # now the newest
+        else:
+            while len(self.started) >= self.KEEP:
+                oldest = next(iter(self.started))
+                self.slots.pop(oldest, None)
+                self.started.pop(oldest).close()
+            self.started[p.processes] = self._start(p)
+        self.info = self.started[p.processes]
+        return self.info
+
+    def _start(self, p: Point) -> cluster.ClusterInfo:
         top = Point(p.processes, self.ctx.request["max_threads"], p.batch_size, p.gpu_memory_gb)
         settings = self.ctx.settings(top, f"tune-cluster-{p.processes}")
-        self.info, seconds = start_cluster(
+        info, seconds = start_cluster(
             settings, self.ctx.backend, self.ctx.run_dir, self.ctx.manifest
         )
-        rec = self.info.record
+        rec = info.record
         self.ctx.startups.append(
             {
                 "purpose": "search",
@@ -98,18 +110,19 @@ class SearchClusters:
             f"started in {fmt.seconds(seconds)} (not counted in files/s)",
             file=sys.stderr,
         )
-        self.processes, self.slots = p.processes, None
-        return self.info
+        return info
 
-    def set_threads(self, threads: int) -> None:
-        if self.slots != threads:
-            self.info.client.run(_set_slots, threads)
-            self.slots = threads
+    def set_threads(self, p: Point) -> None:
+        """Cap the concurrent tasks of each worker of p's cluster at p's threads."""
+        if self.slots.get(p.processes) != p.threads:
+            self.started[p.processes].client.run(_set_slots, p.threads)
+            self.slots[p.processes] = p.threads
 
     def close(self) -> None:
-        if self.info is not None:
-            self.info.close()
-        self.info, self.processes = None, None
+        while self.started:
+            self.started.pop(next(iter(self.started))).close()
+        self.slots.clear()
+        self.info = None
 
 
 def measure_series(ctx: Context, info, settings: dict, rule) -> tuple:
@@ -147,7 +160,7 @@ class PointMeasurer:
 
         self.count += 1
         info = self.clusters.get(p)
-        self.clusters.set_threads(p.threads)
+        self.clusters.set_threads(p)
         settings = self.ctx.settings(p, f"tune-{self.count}")
         rule = DominatedRule(self.rule, best.low if best else None)
         cpu0, t0 = psutil.cpu_times(), time.monotonic()

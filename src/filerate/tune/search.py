@@ -101,15 +101,17 @@ def knob_order(hints: dict) -> tuple[str, ...]:
 
     Idle thread slots (tasks short next to scheduling) call for bigger batches first; busy
     slots with CPU to spare call for more threads (more reads in flight); a saturated CPU
-    leaves processes and threads to be traded, batch size last.
+    calls for trading threads (fewer contend for the cores) before batch size. Processes
+    come last: a new process count needs a new cluster, whose start-up costs more than a
+    point where the machine is loaded.
     """
     slots = hints.get("slot_utilisation")
     cpu = hints.get("cpu_busy")
     if slots is not None and slots < 0.75:
-        return ("batch_size", "threads", "processes", "gpu_memory_gb")
+        return ("batch_size", "threads", "gpu_memory_gb", "processes")
     if cpu is not None and cpu < 0.9:
-        return ("threads", "processes", "batch_size", "gpu_memory_gb")
-    return ("processes", "threads", "batch_size", "gpu_memory_gb")
+        return ("threads", "batch_size", "gpu_memory_gb", "processes")
+    return ("threads", "gpu_memory_gb", "batch_size", "processes")
 
 
 @dataclass
