@@ -178,6 +178,7 @@ def test_request_grid_and_plan_point():
     assert g.batch_size == (50, 100, 250)  # 1000 is more than the corpus
     assert req.plan_point(request, None) == Point(2, 22, 10000)
     assert req.start_point(g, 600, 2) == Point(1, 2, 100)  # ~4 tasks per thread: 75
+    assert req.start_point(g, 600, 2, cold=True) == Point(1, 8, 50)  # queue depth
     with pytest.raises(ConfigError, match="tune.compare_phase"):
         bad = _config()
         bad["tune"]["compare_phase"] = "nope"

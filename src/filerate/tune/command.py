@@ -169,7 +169,8 @@ def _measure(request: dict, args, backend: dict, fp: dict, t0: float):
             base, args.manifest, manifest, data_dir, staging
         )
         grid = req.grid(request, len(manifest), gpu_procs)
-        start = req.start_point(grid, len(manifest), request["cpu_count"])
+        cold = request["base"]["cache"] == "cold"
+        start = req.start_point(grid, len(manifest), request["cpu_count"], cold)
         clusters = measure.SearchClusters(ctx)
         try:
             clusters.get(start)  # its start-up tells how long the comparison's will take

@@ -94,10 +94,11 @@ def grid(request: dict, files: int, gpu_processes: int | None) -> Grid:
     return Grid(_powers_of_two(cpus), _powers_of_two(request["max_threads"]), batches)
 
 
-def start_point(g: Grid, files: int, cpus: int) -> Point:
-    """One process, as many threads as cores, and a batch size that gives every thread
-    about four tasks per pass (small enough to balance, large enough to amortise)."""
-    threads = g.nearest("threads", cpus)
+def start_point(g: Grid, files: int, cpus: int, cold: bool = False) -> Point:
+    """One process, as many threads as cores (cold: 8 per core, reads in flight on
+    storage), and a batch size that gives every thread about four tasks per pass (small
+    enough to balance, large enough to amortise)."""
+    threads = g.nearest("threads", cpus * (8 if cold else 1))
     batch = g.nearest("batch_size", max(1, files // (4 * threads)))
     gpu = g.nearest("gpu_memory_gb", 0.25) if g.gpu_memory_gb != (None,) else None
     return Point(g.processes[0], threads, batch, gpu)
