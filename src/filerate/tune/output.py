@@ -124,8 +124,8 @@ def best_yaml(fragment: dict, result: dict) -> str:
         f"# {result['sentence']}",
         f"# fingerprint {result['fingerprint_digest']}: {result['fingerprint']['cpu_model']}, "
         f"{result['fingerprint']['usable_cpus']} CPUs",
-        "# Run it as a phase: snakemake --cores all --configfile results/tune/best.yaml "
-        "results/phases/tuned/validation.json",
+        "# Run it as a phase: snakemake --cores all results/phases/tuned/validation.json "
+        "--configfile results/tune/best.yaml",
     ]
     return "\n".join(head) + "\n" + yaml.safe_dump(fragment, sort_keys=False)
 

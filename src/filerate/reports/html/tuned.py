@@ -79,8 +79,8 @@ def section_tuned(folder: Path = TUNE_DIR) -> str:
     parts = [
         "<h2 id='tuned'>Tuned for this machine</h2>",
         f"<div class='card'><p><strong>{esc(result.get('sentence'))}</strong></p>",
-        "<p>Run it as a phase: <code>snakemake --cores all --configfile "
-        "results/tune/best.yaml results/phases/tuned/validation.json</code></p></div>",
+        "<p>Run it as a phase: <code>snakemake --cores all results/phases/tuned/validation.json "
+        "--configfile results/tune/best.yaml</code></p></div>",
         _facts(result),
     ]
     if png:
