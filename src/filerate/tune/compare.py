@@ -16,7 +16,7 @@ from filerate.tune.measure import Context, measure_series, start_cluster
 from filerate.tune.search import Point
 
 
-def _side(ctx: Context, stack: ExitStack, p: Point, name: str, rule) -> tuple:
+def _start(ctx: Context, stack: ExitStack, p: Point, name: str):
     settings = ctx.settings(p, name)
     info, seconds = start_cluster(settings, ctx.backend, ctx.run_dir, ctx.manifest)
     stack.callback(info.close)
@@ -34,23 +34,29 @@ def _side(ctx: Context, stack: ExitStack, p: Point, name: str, rule) -> tuple:
         f"started in {fmt.seconds(seconds)} (not counted in files/s)",
         file=sys.stderr,
     )
-    series, _ = measure_series(ctx, info, settings, rule)
-    series.name = name
-    return series, rec
+    return settings, info
 
 
 def compare(ctx: Context, best: Point, plan: Point, seconds: float) -> dict:
     """Measure best and plan interleaved for about ``seconds``; their medians, CIs, the
-    ratio best/plan with its CI, and each side's cluster (processes, threads)."""
+    ratio best/plan with its CI, and each side's cluster (processes, threads). Both
+    clusters are started before either is measured (a slow start-up eats no side's time)."""
     r = ctx.request["rule"]
     rule = StoppingRule(r["min_repeats"], r["max_repeats"], r["ci_target_pct"], seconds)
     t0 = time.monotonic()
+    sides = {}
     with ExitStack() as stack:
-        a, rec_a = _side(ctx, stack, best, "tuned", rule)
-        b, rec_b = _side(ctx, stack, plan, "plan", rule)
-        rounds.run_rounds([a, b])
+        started = {
+            name: _start(ctx, stack, p, name) for name, p in (("tuned", best), ("plan", plan))
+        }
+        for name, (settings, info) in started.items():
+            series, _ = measure_series(ctx, info, settings, rule)
+            series.name = name
+            sides[name] = (series, info.record)
+        rounds.run_rounds([sides["tuned"][0], sides["plan"][0]])
     out = {"seconds": time.monotonic() - t0, "order": "interleaved A, B, A, B ..."}
-    for key, series, rec, p in (("best", a, rec_a, best), ("plan", b, rec_b, plan)):
+    for key, name, p in (("best", "tuned", best), ("plan", "plan", plan)):
+        series, rec = sides[name]
         out[key] = {
             "point": p.as_dict(),
             **series.summary(),
@@ -58,6 +64,7 @@ def compare(ctx: Context, best: Point, plan: Point, seconds: float) -> dict:
             "processes": rec["processes"],
             "threads_per_process": rec["threads_per_process"],
         }
-    if a.values() and b.values() and min(b.values()) > 0:
-        out["ratio"] = ratio_ci(a.values(), b.values()).as_dict()
+    a, b = sides["tuned"][0].values(), sides["plan"][0].values()
+    if a and b and min(b) > 0:
+        out["ratio"] = ratio_ci(a, b).as_dict()
     return out
