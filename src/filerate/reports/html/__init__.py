@@ -101,6 +101,12 @@ def add_parser(subparsers) -> None:
         help="directory to write throughput.png, breakdown.png, timeline.png, resources.png into",
     )
     p.add_argument("--out", required=True, metavar="FILE", help="HTML file to write")
+    p.add_argument(
+        "--tune-dir",
+        metavar="DIR",
+        help="a `filerate tune` result folder to show if it holds one (the workflow passes "
+        "results/tune)",
+    )
     p.set_defaults(func=run)
 
 
@@ -117,5 +123,6 @@ def run(args: argparse.Namespace) -> int:
         bpath, [str(p.get("phase")) for p in report["phases"]], phases, "filerate bottlenecks"
     )
     pngs = make_all(phases, table, report, args.plots_dir)
-    write_text(args.out, render(phases, table, report, pngs, out_path=args.out))
+    html = render(phases, table, report, pngs, out_path=args.out, tune_dir=args.tune_dir)
+    write_text(args.out, html)
     return 0

@@ -115,6 +115,7 @@ def render(
     report: dict,
     pngs: dict[str, bytes],
     out_path: str | None = None,
+    tune_dir: str | None = None,
 ) -> str:
     """The whole page as one self-contained HTML document (``out_path``, where it will be
     written, makes the links to each phase's dask-report.html relative to it)."""
@@ -134,7 +135,7 @@ def render(
         section_bottlenecks(report),
         figure("breakdown", pngs["breakdown"]),
         section_predictions(report),
-        section_tuned(),  # "" unless `filerate tune` left results/tune/tune.json
+        section_tuned(tune_dir),  # "" unless a `filerate tune` result is there
         "<h2 id='plots'>Timelines</h2>",
         figure("timeline", pngs["timeline"]),
         figure("resources", pngs["resources"]),

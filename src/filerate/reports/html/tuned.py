@@ -70,9 +70,9 @@ def _facts(result: dict) -> str:
     )
 
 
-def section_tuned(folder: Path = TUNE_DIR) -> str:
-    """The section, or "" when no tune result exists."""
-    loaded = _load(Path(folder))
+def section_tuned(folder: str | Path | None) -> str:
+    """The section, or "" without a folder or when it holds no tune result."""
+    loaded = _load(Path(folder)) if folder else None
     if loaded is None:
         return ""
     result, points, png = loaded
