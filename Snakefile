@@ -16,6 +16,7 @@ include: "workflow/rules/stage.smk"
 include: "workflow/rules/process.smk"
 include: "workflow/rules/reports.smk"
 include: "workflow/rules/history.smk"
+include: "workflow/rules/tune.smk"
 
 
 rule all:

@@ -26,6 +26,7 @@ STEPS = {
     "plan": "filerate.plan",
     "history": "filerate.history",
     "compare": "filerate.reports.compare",
+    "tune": "filerate.tune.command",
 }
 
 

@@ -79,4 +79,4 @@ rule report:
     shell:
         "{params.filerate} report {params.dirs} --tables {input.tables} "
         "--bottlenecks {input.bottlenecks} --plots-dir {output.plots} "
-        "--out {output.html} > {log} 2>&1"
+        "--tune-dir results/tune --out {output.html} > {log} 2>&1"

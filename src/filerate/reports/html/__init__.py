@@ -102,6 +102,12 @@ def add_parser(subparsers) -> None:
         help="directory to write throughput.png, breakdown.png, timeline.png, resources.png into",
     )
     p.add_argument("--out", required=True, metavar="FILE", help="HTML file to write")
+    p.add_argument(
+        "--tune-dir",
+        metavar="DIR",
+        help="a `filerate tune` result folder to show if it holds one (the workflow passes "
+        "results/tune)",
+    )
     p.set_defaults(func=run)
 
 
@@ -120,6 +126,14 @@ def run(args: argparse.Namespace) -> int:
     pngs = make_all(phases, table, report, args.plots_dir)
     out_dir = Path(args.out).resolve().parent
     plots_href = Path(os.path.relpath(Path(args.plots_dir).resolve(), out_dir)).as_posix()
-    page = render(phases, table, report, pngs, out_path=args.out, plots_href=plots_href)
+    page = render(
+        phases,
+        table,
+        report,
+        pngs,
+        out_path=args.out,
+        plots_href=plots_href,
+        tune_dir=args.tune_dir,
+    )
     write_text(args.out, page)
     return 0

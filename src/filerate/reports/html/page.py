@@ -14,6 +14,7 @@ from filerate.reports.html.headline import section_answer
 from filerate.reports.html.history import section_history
 from filerate.reports.html.markup import as_bool, esc, when
 from filerate.reports.html.results import section_summary, section_throughput, section_validation
+from filerate.reports.html.tuned import section_tuned
 from filerate.reports.load import Phase, as_float
 from filerate.reports.storage import headline
 
@@ -154,6 +155,7 @@ def render(
     pngs: dict[str, bytes],
     out_path: str | None = None,
     plots_href: str | None = None,
+    tune_dir: str | None = None,
 ) -> str:
     """The whole page as one self-contained HTML document (``out_path``, where it will be
     written, makes the links to each phase's dask-report.html relative to it;
@@ -178,6 +180,7 @@ def render(
         section_bottlenecks(report),
         figure("breakdown", pngs["breakdown"], plots_href),
         section_predictions(report),
+        section_tuned(tune_dir),  # "" unless a `filerate tune` result is there
         "<h2 id='plots'>Timelines</h2>",
         figure("timeline", pngs["timeline"], plots_href),
         figure("resources", pngs["resources"], plots_href),
