@@ -26,7 +26,7 @@ import time
 import numba
 import numpy as np
 
-from filerate.engine import disk
+from filerate.engine import disk, libc
 from filerate.openflags import READ_FLAGS
 
 DROP_CACHES = "/proc/sys/vm/drop_caches"
@@ -38,42 +38,18 @@ POSIX_FADV_DONTNEED = 4  # Linux
 PAGE = os.sysconf("SC_PAGE_SIZE")
 _CHUNK_PAGES = 1 << 16  # mincore() vector per call: 256 MiB of file with 4 KiB pages
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_openat = _libc.openat
-_openat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
-_openat.restype = ctypes.c_int
-_close = _libc.close
-_close.argtypes = [ctypes.c_int]
-_close.restype = ctypes.c_int
-_fadvise = _libc.posix_fadvise
-_fadvise.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_int]
-_fadvise.restype = ctypes.c_int
-# addresses as integers (c_ssize_t) so the compiled loop can compare with MAP_FAILED (-1)
-_mmap = _libc.mmap
-_mmap.argtypes = [
-    ctypes.c_ssize_t,
-    ctypes.c_size_t,
-    ctypes.c_int,
-    ctypes.c_int,
-    ctypes.c_int,
-    ctypes.c_int64,
-]
-_mmap.restype = ctypes.c_ssize_t
-_munmap = _libc.munmap
-_munmap.argtypes = [ctypes.c_ssize_t, ctypes.c_size_t]
-_munmap.restype = ctypes.c_int
-_mincore = _libc.mincore
-_mincore.argtypes = [ctypes.c_ssize_t, ctypes.c_size_t, ctypes.c_void_p]
-_mincore.restype = ctypes.c_int
-_syncfs = _libc.syncfs
+# syncfs is called from Python; the compiled loops call filerate.engine.libc
+_syncfs = ctypes.CDLL(None, use_errno=True).syncfs
 _syncfs.argtypes = [ctypes.c_int]
 _syncfs.restype = ctypes.c_int
+_openat, _close, _fadvise = libc.openat, libc.close, libc.posix_fadvise
+_mmap, _munmap, _mincore = libc.mmap, libc.munmap, libc.mincore
 
 OPEN_FLAGS = READ_FLAGS
 PROT_READ, MAP_SHARED = 1, 1
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _fadvise_all(dirfd, names, name_offsets, index, failed):
     """DONTNEED on files ``index`` of a path table; failed[k] = 1 where it could not."""
     nptr = names.ctypes.data
@@ -87,7 +63,7 @@ def _fadvise_all(dirfd, names, name_offsets, index, failed):
         _close(fd)
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _resident_pages(dirfd, names, name_offsets, sizes, index, vec, page, out):
     """out[k] = (pages, resident pages) of file index[k]; pages = -1 if it cannot be read."""
     nptr = names.ctypes.data

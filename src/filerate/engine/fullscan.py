@@ -18,7 +18,6 @@ the same way for both backends.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import time
 
@@ -26,15 +25,15 @@ import numba
 import numpy as np
 from numba import uint64
 
+from filerate.engine import libc
+
 FNV_OFFSET = 2166136261
 FNV_PRIME = 16777619
 MASK32 = 0xFFFFFFFF
 NO_SHINGLES = np.uint32(MASK32)  # the signature value of a file with no shingles
 PERMUTATION_SEED = 0x5EED_F11E  # fixed: signatures are comparable across runs and machines
 
-_clock_gettime = ctypes.CDLL(None).clock_gettime
-_clock_gettime.argtypes = [ctypes.c_int, ctypes.c_void_p]
-_clock_gettime.restype = ctypes.c_int
+_clock_gettime = libc.clock_gettime
 _CLOCK_MONOTONIC = time.CLOCK_MONOTONIC
 
 
@@ -54,7 +53,7 @@ def _now_ns(ts):
     return ts[0] * 1_000_000_000 + ts[1]
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _shingle_hashes(buf, start, length, k, out):
     """32-bit FNV-1a of each shingle of one file into ``out``; returns how many.
 
@@ -73,7 +72,7 @@ def _shingle_hashes(buf, start, length, k, out):
     return m
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _minhash(xs, m, a, b, sig, i):
     """signature[h] = min over the m shingle hashes of (a[h] * x + b[h]) >> 32."""
     for h in range(a.shape[0]):
@@ -87,7 +86,7 @@ def _minhash(xs, m, a, b, sig, i):
         sig[i, h] = best
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _full_batch(buf, offsets, lengths, k, a, b, hist, sig, spent):
     """Histogram and signature of every file with a length > 0 (others: zeros, all-ones).
 
