@@ -9,7 +9,7 @@ in each task layout (--layouts: a Dask task per batch, or a long-lived task per 
 draining a work list): one timed repeat each, as the engine runs it (whole passes back to
 back until --min-repeat-s, each pass timed from first submit to last result placed; warm
 page cache, warm-up excluded). The table gives the median over the rounds.
-Because the four alternate within each round, a machine shared with others slows them
+Because they alternate within each round, a machine shared with others slows them
 alike: the fractions are what to compare, not the files/s. Every filerate result is
 validated against the manifest before it is quoted.
 
@@ -260,7 +260,9 @@ def main() -> int:
     ap.add_argument(
         "--layouts", default="per_batch,per_thread", help="task layouts to compare (task_layout)"
     )
-    ap.add_argument("--min-repeat-s", type=float, default=0.2, help="one engine repeat's length")
+    ap.add_argument(
+        "--min-repeat-s", type=float, default=1.0, help="one engine repeat (the engine's default)"
+    )
     ap.add_argument("--ramdisk", default="/dev/shm")
     args = ap.parse_args()
     out = Path(args.out).absolute()
