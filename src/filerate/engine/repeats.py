@@ -188,10 +188,14 @@ def run_repeat(
     pass's per-file results."""
     token = uuid.uuid4().hex[:8]  # unique keys: Dask must not reuse an earlier repeat's result
     per_pass = [FileResults(ctx.files) for _ in range(passes)]
+    # the workers' threads, asked of the scheduler before the timed window opens
+    threads = _worker_threads(ctx.client) if ctx.per_thread else None
     start_epoch = time.time()
     t0 = time.perf_counter()
-    submit = _submit_per_thread if ctx.per_thread else _submit
-    submitted = submit(ctx, r, token, passes)
+    if threads:
+        submitted = _submit_per_thread(ctx, r, token, passes, threads)
+    else:
+        submitted = _submit(ctx, r, token, passes)
     rows, failed, timed_out = _collect(ctx, submitted, per_pass, r, warmup)
     wall = time.perf_counter() - t0
     stop_epoch = time.time()
@@ -248,12 +252,20 @@ def _submit(ctx: RepeatContext, r: int, token: str, passes: int) -> _Submitted:
     return _Submitted(futures, {k: ([(0, b)], submitted) for b, k in enumerate(keys)})
 
 
-def _submit_per_thread(ctx: RepeatContext, r: int, token: str, passes: int) -> _Submitted:
-    """One task per worker thread; each worker process drains one group of batches (a
-    contiguous share, in proportion to its threads) for every pass (engine.worklist)."""
-    threads = {a: w["nthreads"] for a, w in ctx.client.scheduler_info()["workers"].items()}
+def _worker_threads(client) -> dict[str, int]:
+    """Each worker's address -> its threads (every worker: n_workers=-1)."""
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    threads = {a: w["nthreads"] for a, w in workers.items()}
     if not threads:
         raise RuntimeError("no Dask workers to send tasks to")
+    return threads
+
+
+def _submit_per_thread(
+    ctx: RepeatContext, r: int, token: str, passes: int, threads: dict[str, int]
+) -> _Submitted:
+    """One task per worker thread; each worker process drains one group of batches (a
+    contiguous share, in proportion to its threads) for every pass (engine.worklist)."""
     submitted, futures, meta = time.time(), [], {}
     total, at, cum = sum(threads.values()), 0, 0
     for g, (addr, n) in enumerate(sorted(threads.items())):
