@@ -129,3 +129,13 @@ def test_per_thread_failed_batch_is_errors_not_lost(client, small_corpus):
     assert (res.status[210:280] == FileStatus.BATCH_FAILED).all()
     assert res.errors[210].detail.startswith("RuntimeError: injected fault")
     assert (res.status != FileStatus.UNSET).all()
+
+
+def test_per_thread_timeout_records_only_the_unfinished_batches(client, small_corpus):
+    ctx = _ctx(client, small_corpus, "per_thread", {"action": "sleep", "seconds": 3, "start": 0})
+    ctx.deadline = time.monotonic()  # the collector waits its least, 1 s
+    rec, _, res = repeats.run_repeat(ctx, 0, False)
+    assert rec["timed_out"] is True
+    assert (res.status[:BATCH] == FileStatus.TIMED_OUT).all()  # the batch still asleep
+    assert (res.status[BATCH:] == FileStatus.OK).all()  # its group's others were done
+    assert res.errors[0].kind == "timeout"
