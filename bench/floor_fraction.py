@@ -3,11 +3,13 @@
 One run on one machine: for each corpus size (default 10,000 and 50,000 files), make (or
 reuse) the corpus, stage it on tmpfs, compile bench/cfloor.c with `cc -O3 -pthread`, start
 one filerate CPU cluster (1 process x T threads) and then, round after round, time in turn:
-the C floor (per file openat, read until 0, close; T threads), the same with counting,
-filerate `minimal` and filerate `light` (timed repeats of the engine's own repeat, from
-first submit to last result placed; warm page cache, warm-up excluded). Each round takes
-the median of --per-round runs of each; the table gives the median over the rounds.
-Because the four alternate within each round, a machine shared with others slows them
+the C floor (per file openat, read until 0, close; T threads; the median of as many runs
+as last about --min-repeat-s), the same with counting, and filerate `minimal` and `light`
+in each task layout (--layouts: a Dask task per batch, or a long-lived task per thread
+draining a work list): one timed repeat each, as the engine runs it (whole passes back to
+back until --min-repeat-s, each pass timed from first submit to last result placed; warm
+page cache, warm-up excluded). The table gives the median over the rounds.
+Because they alternate within each round, a machine shared with others slows them
 alike: the fractions are what to compare, not the files/s. Every filerate result is
 validated against the manifest before it is quoted.
 
@@ -31,8 +33,8 @@ from pathlib import Path
 import pandas as pd
 
 from filerate import config as cfg
-from filerate import corpus, stage, validate
-from filerate.engine import cluster, process, repeats, scheduler_log
+from filerate import corpus, fmt, stage, validate
+from filerate.engine import cluster, process, repeats, rounds, scheduler_log
 from filerate.engine.machine import cpu_model
 
 HERE = Path(__file__).resolve().parent
@@ -73,110 +75,132 @@ def floor_rate(exe: Path, c: dict, threads: int, count: bool, runs: int) -> floa
     return float(out[0])
 
 
-def phase_settings(threads: int, analysis: str, batch: int) -> dict:
+def phase_settings(threads: int, analysis: str, batch: int, layout: str) -> dict:
     base = cfg.validate(
         {"corpora": {"c": {"files": 10}}, "phases": {"p": {"corpus": "c", "backend": "cpu"}}}
     )
-    s = {**cfg.phases(base)["p"], "name": f"floor-{analysis}", "analysis": analysis}
+    s = {**cfg.phases(base)["p"], "name": f"floor-{analysis}-{layout}", "analysis": analysis}
     s.update(processes=1, workers=threads, batch_size=batch, warmup=1, repeats=1)
+    s["task_layout"] = layout
     s["resolved"] = cfg.resolve_workers(s, threads)
     return s
 
 
-def contexts(info, c: dict, threads: int, batch: int) -> dict:
-    """A repeat context per analysis level on the running cluster, each warmed up once."""
+def contexts(info, c: dict, threads: int, batch: int, layouts: list[str]) -> dict:
+    """A repeat context per (analysis level, task layout) on the running cluster, each
+    warmed up once; keyed "minimal:per_thread" etc."""
     out = {}
-    for analysis in ("minimal", "light"):
-        s = phase_settings(threads, analysis, batch)
-        spec = process._task_spec(s, c["manifest"], c["data"])
-        spec["device"] = "cpu"
-        process._warm_workers(info, spec["manifest"])
-        ctx = repeats.RepeatContext(
-            info.client,
-            spec,
-            process._batches(c["files"], batch),
-            c["files"],
-            s,
-            time.monotonic() + 3600,
-            scheduler_log.SchedulerLog(info.client),
-        )
-        repeats.run_repeat(ctx, 0, True)  # warm-up, untimed
-        out[analysis] = {"ctx": ctx, "records": [], "last": None}
+    for layout in layouts:
+        for analysis in GOAL:
+            s = phase_settings(threads, analysis, batch, layout)
+            spec = process._task_spec(s, c["manifest"], c["data"])
+            spec["device"] = "cpu"
+            process._warm_workers(info, spec["manifest"])
+            ctx = repeats.RepeatContext(
+                info.client,
+                spec,
+                process._batches(c["files"], batch),
+                c["files"],
+                s,
+                time.monotonic() + 3600,
+                scheduler_log.SchedulerLog(info.client),
+            )
+            repeats.run_repeat(ctx, 0, True)  # warm-up, untimed
+            out[f"{analysis}:{layout}"] = {"ctx": ctx, "records": [], "last": None}
     return out
 
 
-def engine_rate(state: dict, runs: int) -> float:
-    """Median files/s of ``runs`` filerate repeats; keeps the records for validation."""
-    rates = []
-    for _ in range(runs):
-        rec, _, results = repeats.run_repeat(state["ctx"], len(state["records"]) + 1, False)
-        state["records"].append(rec)
+def engine_rate(state: dict, min_repeat_s: float) -> float:
+    """files/s of one filerate timed repeat, as the engine runs it (whole passes back to
+    back until min_repeat_s; per-thread tasks send several passes per round trip);
+    keeps the record and the last pass's results for validation."""
+    ctx, r = state["ctx"], len(state["records"]) + 1
+    recs = []
+
+    def one_pass(k: int) -> rounds.Pass:
+        rec, _, results = repeats.run_repeat(ctx, r, False, ctx.passes_for(min_repeat_s))
+        recs.append(rec)
         state["last"] = results
-        rates.append(rec["files_per_s"])
-    return statistics.median(rates)
+        return rounds.Pass(rec["files_ok"], rec["files_error"], rec["wall_s"], rec["timed_out"])
+
+    _, elapsed = rounds.timed_repeat(one_pass, min_repeat_s)
+    rec = repeats.merge_passes(recs, r, elapsed)
+    state["records"].append(rec)
+    return rec["files_per_s"]
 
 
-def check(c: dict, analysis: str, state: dict) -> dict:
+def check(c: dict, key: str, state: dict) -> dict:
     """Validate the last repeat's per-file results against the manifest (raises if not)."""
+    analysis = key.split(":")[0]
     manifest = pd.read_parquet(c["manifest"])
     frame = state["last"].frame(manifest, analysis)
     run = {
-        "phase": f"floor-{analysis}",
+        "phase": f"floor-{key}",
         "settings": {"analysis": analysis},
         "repeats": state["records"],
     }
     v = validate.validate(manifest, frame, run)
     if not v["ok"] or v["files_error"]:
-        raise SystemExit(f"{c['files']} files, {analysis}: validation failed: {v}")
+        raise SystemExit(f"{c['files']} files, {key}: validation failed: {v}")
     return {"files_ok": v["files_ok"], "fields": v["fields"]}
+
+
+def floor_runs(exe: Path, c: dict, threads: int, args) -> int:
+    """Timed runs of the C floor per measurement: enough to last about min_repeat_s, as
+    long as one filerate repeat (the program keeps at most 64)."""
+    rate = floor_rate(exe, c, threads, False, 1)  # also warms the page cache
+    return max(args.per_round, min(63, math.ceil(args.min_repeat_s * rate / c["files"])))
 
 
 def measure(exe: Path, c: dict, threads: int, args) -> dict:
     """Interleaved rounds for one corpus and thread count."""
     batch = args.batch or max(1, math.ceil(c["files"] / (2 * threads)))  # 2 tasks per thread
-    s = phase_settings(threads, "minimal", batch)
+    layouts = args.layouts.split(",")
+    s = phase_settings(threads, "minimal", batch, layouts[0])
     info = cluster.start(s, cluster.choose_backend(s))
     try:
-        states = contexts(info, c, threads, batch)
-        floor_rate(exe, c, threads, False, 1)  # warm the page cache
+        states = contexts(info, c, threads, batch, layouts)
+        n = floor_runs(exe, c, threads, args)
         runs = {
-            "floor": lambda: floor_rate(exe, c, threads, False, args.per_round),
-            "floor_counting": lambda: floor_rate(exe, c, threads, True, args.per_round),
-            "minimal": lambda: engine_rate(states["minimal"], args.per_round),
-            "light": lambda: engine_rate(states["light"], args.per_round),
+            "floor": lambda: floor_rate(exe, c, threads, False, n),
+            "floor_counting": lambda: floor_rate(exe, c, threads, True, max(1, n // 8)),
         }
-        rounds = []
+        for key, st in states.items():
+            runs[key] = lambda st=st: engine_rate(st, args.min_repeat_s)
+        rounds_ = []
         for r in range(args.rounds):
             order = list(runs) if r % 2 == 0 else list(reversed(runs))  # no side always first
             row = {k: runs[k]() for k in order}
-            rounds.append({k: row[k] for k in runs})
+            rounds_.append({k: row[k] for k in runs})
             print(
                 f"  {c['files']} files, {threads} threads, round {r + 1}: "
-                + ", ".join(f"{k} {v:,.0f}" for k, v in rounds[-1].items()),
+                + ", ".join(f"{k} {v:,.0f}" for k, v in rounds_[-1].items()),
                 file=sys.stderr,
             )
-        checked = {a: check(c, a, st) for a, st in states.items()}
+        checked = {k: check(c, k, st) for k, st in states.items()}
+        passes = {k: [rec["passes"] for rec in st["records"]] for k, st in states.items()}
     finally:
         info.close()
-    return summarise(c, threads, batch, rounds, checked)
+    return summarise(c, threads, batch, rounds_, checked) | {"passes": passes, "floor_runs": n}
 
 
-def summarise(c: dict, threads: int, batch: int, rounds: list[dict], checked: dict) -> dict:
-    med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
-    ratios = {a: [r[a] / r["floor"] for r in rounds] for a in GOAL}
+def summarise(c: dict, threads: int, batch: int, rounds_: list[dict], checked: dict) -> dict:
+    med = {k: statistics.median(r[k] for r in rounds_) for k in rounds_[0]}
+    engines = [k for k in rounds_[0] if ":" in k]
+    ratios = {k: [r[k] / r["floor"] for r in rounds_] for k in engines}
     return {
         "files": c["files"],
         "bytes": c["bytes"],
         "fs_type": c["fs_type"],
         "threads": threads,
         "batch_size": batch,
-        "rounds": rounds,
+        "rounds": rounds_,
         "median_files_per_s": med,
-        "fraction_median": {a: statistics.median(v) for a, v in ratios.items()},
-        "fraction_range": {a: [min(v), max(v)] for a, v in ratios.items()},
+        "fraction_median": {k: statistics.median(v) for k, v in ratios.items()},
+        "fraction_range": {k: [min(v), max(v)] for k, v in ratios.items()},
         # best against best: the least disturbed run of each on a shared machine
         "fraction_of_best": {
-            a: max(r[a] for r in rounds) / max(r["floor"] for r in rounds) for a in GOAL
+            k: max(r[k] for r in rounds_) / max(r["floor"] for r in rounds_) for k in engines
         },
         "validated": checked,
     }
@@ -199,30 +223,28 @@ def report(r: dict) -> str:
     lines = [
         f"Machine: {m['cpu_model']}, {m['usable_cpus']} usable CPUs, {m['memory_gib']} GiB, "
         f"Linux {m['kernel']}, Python {m['python']}; {m['date']}.",
-        f"Median over {r['rounds']} interleaved rounds (each the median of {r['per_round']} "
-        "runs); fraction = filerate / C floor within a round, median (min-max) over rounds; "
-        "best/best = filerate's best round / the floor's best round.",
+        f"Median over {r['rounds']} interleaved rounds; each engine figure is one timed "
+        f"repeat as the engine runs it (min_repeat_s {fmt.seconds(r['min_repeat_s'])}), the "
+        "floor the median of as many runs; fraction = filerate / C floor within a round, "
+        "median (min-max) over rounds; best/best = filerate's best round / the floor's best.",
         "",
-        "| files | threads | C floor | C floor + counting | `minimal` | fraction | best/best "
+        "| files | threads | tasks | C floor | `minimal` | fraction | best/best "
         "| `light` | fraction | best/best |",
-        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for x in r["results"]:
         med, fr, rng = x["median_files_per_s"], x["fraction_median"], x["fraction_range"]
-        cells = [
-            f"{x['files']:,}",
-            str(x["threads"]),
-            f"{med['floor']:,.0f}",
-            f"{med['floor_counting']:,.0f}",
-        ]
-        for a in GOAL:
-            mark = "" if fr[a] >= GOAL[a] else " (below goal)"
-            cells += [
-                f"{med[a]:,.0f}",
-                f"**{fr[a]:.2f}** ({rng[a][0]:.2f}-{rng[a][1]:.2f}){mark}",
-                f"{x['fraction_of_best'][a]:.2f}",
-            ]
-        lines.append("| " + " | ".join(cells) + " |")
+        for layout in r["layouts"]:
+            cells = [fmt.num(x["files"]), str(x["threads"]), layout, fmt.num(med["floor"])]
+            for a in GOAL:
+                k = f"{a}:{layout}"
+                mark = "" if fr[k] >= GOAL[a] else " (below goal)"
+                cells += [
+                    fmt.num(med[k]),
+                    f"**{fmt.ratio(fr[k])}** {fmt.interval(*rng[k], digits=2)}{mark}",
+                    fmt.ratio(x["fraction_of_best"][k]),
+                ]
+            lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Goal: minimal >= {GOAL['minimal']}, light >= {GOAL['light']} of the floor."]
     return "\n".join(lines)
 
@@ -234,7 +256,13 @@ def main() -> int:
     ap.add_argument("--threads", default="2", help="thread counts, comma-separated")
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--per-round", type=int, default=1, help="runs of each per round")
-    ap.add_argument("--batch", type=int, default=0, help="batch size (0: 2 tasks per thread)")
+    ap.add_argument("--batch", type=int, default=0, help="batch size (0: 2 batches per thread)")
+    ap.add_argument(
+        "--layouts", default="per_batch,per_thread", help="task layouts to compare (task_layout)"
+    )
+    ap.add_argument(
+        "--min-repeat-s", type=float, default=1.0, help="one engine repeat (the engine's default)"
+    )
     ap.add_argument("--ramdisk", default="/dev/shm")
     args = ap.parse_args()
     out = Path(args.out).absolute()
@@ -244,6 +272,8 @@ def main() -> int:
         "machine": machine(),
         "rounds": args.rounds,
         "per_round": args.per_round,
+        "min_repeat_s": args.min_repeat_s,
+        "layouts": args.layouts.split(","),
         "results": [],
     }
     try:

@@ -31,6 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 WORKER_LAYOUT = {"one": "n threads in one process", "per-core": "n processes x 1 thread"}
 SRC = HERE.parent.parent / "src"
+MIN_POINT_S = 20.0  # seconds for one point (filerate and floor) at the least
 
 
 def core_counts(available: int) -> list[int]:
@@ -55,15 +56,20 @@ def _env() -> dict:
 
 
 def _run_child(args: list[str], cpus: list[int], timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args],
-        preexec_fn=_pinned(cpus),
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    """The child's outcome; one that outlives ``timeout`` is killed and reported as an
+    error of its point (the other points and the table still come out)."""
+    try:
+        return subprocess.run(
+            [sys.executable, *args],
+            preexec_fn=_pinned(cpus),
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(args, -1, "", f"timed out after {timeout:.0f} s")
 
 
 def make_corpus(work: Path, files: int) -> tuple[Path, Path, float]:
@@ -102,6 +108,7 @@ def phase_settings(n: int, args, budget_s: float) -> dict:
         "staging": False,
         "warmup": 1,
         "floor": False,  # measured on its own, below, with the same threads
+        "task_layout": args.task_layout,
         **repeat_settings(budget_s),
     }
     config = cfg.validate({"corpora": {"scale": {"files": files}}, "phases": {"scale": phase}}, n)
@@ -200,7 +207,8 @@ def to_markdown(result: dict) -> str:
         f"{m['memory_gb']:.0f} GB RAM; corpus {result['files']:,} files "
         f"({result['bytes'] / 1e6:,.0f} MB) on {result['filesystem']}, warm page cache, read "
         f"in place; analysis `{result['analysis']}`, batch size {result['batch_size']}; "
-        f"filerate workers: {WORKER_LAYOUT[result.get('processes', 'one')]}.",
+        f"filerate workers: {WORKER_LAYOUT[result.get('processes', 'one')]}; tasks: "
+        f"{result.get('task_layout', 'per_batch')}.",
         "Each point runs pinned (sched_setaffinity) to the first n CPUs; the CPUs seen "
         "inside the workers are recorded in scaling.json. files/s: median over time-based "
         "repeats [95 % CI of the median]; efficiency = files/s(n) / (n x files/s(1)).",
@@ -310,7 +318,8 @@ def run_points(args, manifest, data, work, deadline) -> list[dict]:
     args.batch_size = batch
     points = []
     for i, n in enumerate(counts):
-        budget = (deadline - time.monotonic()) / (len(counts) - i)
+        # never below MIN_POINT_S: a point after an overrun still gets a fair try
+        budget = max(MIN_POINT_S, (deadline - time.monotonic()) / (len(counts) - i))
         use = cpus[:n]
         settings = phase_settings(n, args, 0.55 * budget - 3)
         fr = measure_filerate(n, use, manifest, data, work / f"phase-{n}", settings, 2 * budget)
@@ -346,6 +355,13 @@ def _parser() -> argparse.ArgumentParser:
         default="one",
         help="filerate's workers: n threads in one process (default) or n processes",
     )
+    p.add_argument(
+        "--task-layout",
+        choices=["per_thread", "per_batch"],
+        default="per_thread",
+        help="filerate's Dask tasks: one per worker thread draining a work list (default), "
+        "or one per batch",
+    )
     p.add_argument("--child-floor", help=argparse.SUPPRESS)
     return p
 
@@ -370,6 +386,7 @@ def measure_all(args, start: float) -> dict:
             "analysis": args.analysis,
             "batch_size": args.batch_size,
             "processes": args.processes,
+            "task_layout": args.task_layout,
             "points": points,
             "corpus_s": corpus_s,
             "elapsed_s": time.monotonic() - start,

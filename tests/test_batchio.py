@@ -24,7 +24,9 @@ def _write(root: Path, files: dict[bytes, bytes]) -> None:
             fh.write(data)
 
 
-def _read(root, paths, sizes, start=0, stop=None, skip=None, count=True, fill=None, layout=None):
+def _read(
+    root, paths, sizes, start=0, stop=None, skip=None, count=True, fill=None, layout=None, **kw
+):
     table = batchio.FileTable(list(paths), np.asarray(sizes))
     stop = len(table) if stop is None else stop
     sub = table.sizes[start:stop]
@@ -35,7 +37,7 @@ def _read(root, paths, sizes, start=0, stop=None, skip=None, count=True, fill=No
         buf[:] = fill
     dirfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        return batchio.read_batch(dirfd, table, start, stop, buf, offsets, skip, count)
+        return batchio.read_batch(dirfd, table, start, stop, buf, offsets, skip, count, **kw)
     finally:
         os.close(dirfd)
 
@@ -294,6 +296,10 @@ def test_type_codes_without_counting_and_for_failures(tmp_path):
     assert [TYPES[t] for t in res.types] == ["python", "markdown", "csv"]
     res = _read(tmp_path, [b"a.py", b"b.md"], [3, 0], count=True)
     assert [TYPES[t] for t in res.types] == ["binary", "markdown"]
+    # minimal analysis reports no type: the lookup is skipped, the file still read and hashed
+    res = _read(tmp_path, [b"a.py", b"b.md"], [3, 0], count=False, classify=False)
+    assert res.types.tolist() == [0, 0]
+    assert res.status.tolist() == [FileStatus.OK] * 2 and res.nbytes.tolist() == [3, 0]
 
 
 # ---------------------------------------------------------------- statuses

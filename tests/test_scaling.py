@@ -68,3 +68,9 @@ def test_floor_child_runs_on_the_cpus_it_was_given(scaling, tmp_path):
     assert rec["thread_cpus"] == one  # read back inside the floor's threads
     assert rec["repeats"] >= 5
     assert 0 < rec["cpu_per_wall"] <= 1.2  # one CPU: at most one CPU second per second
+
+
+def test_a_point_that_overruns_is_an_error_not_a_crash(scaling):
+    cpus = sorted(os.sched_getaffinity(0))[:1]
+    proc = scaling._run_child(["-c", "import time; time.sleep(30)"], cpus, timeout=0.5)
+    assert proc.returncode == -1 and "timed out" in proc.stderr

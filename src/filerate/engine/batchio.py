@@ -245,6 +245,7 @@ def _read_batch(
     skip,
     buf,
     count,
+    classify,
     status,
     nbytes,
     hashes,
@@ -268,7 +269,8 @@ def _read_batch(
     nptr = names.ctypes.data
     ts = np.zeros(2, dtype=np.int64)
     for i in range(sizes.shape[0]):
-        types[i] = _type_code(names, name_offsets[i], ext_bytes, ext_lens, ext_codes)
+        if classify:  # the type is reported from light up: minimal skips the lookup
+            types[i] = _type_code(names, name_offsets[i], ext_bytes, ext_lens, ext_codes)
         if skip[i]:
             status[i] = _TOO_LARGE
             continue
@@ -382,8 +384,11 @@ def read_batch(
     offsets: np.ndarray,
     skip: np.ndarray,
     count: bool,
+    classify: bool = True,
 ) -> BatchResult:
-    """Read files [start, stop) of ``table`` into ``buf`` at ``offsets`` (see slot_layout)."""
+    """Read files [start, stop) of ``table`` into ``buf`` at ``offsets`` (see slot_layout);
+    ``count``: count lines, words and non-ASCII bytes here; ``classify``: look up each
+    file's type from its name (``light`` and up, on either device)."""
     n = stop - start
     res = BatchResult(n)
     _read_batch(
@@ -395,6 +400,7 @@ def read_batch(
         skip,
         buf,
         count,
+        classify,
         res.status,
         res.nbytes,
         res.hashes,

@@ -9,6 +9,7 @@ passed, is recorded as errors, never dropped.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 import uuid
@@ -18,10 +19,13 @@ from typing import Any
 import numpy as np
 
 from filerate import fmt
-from filerate.engine import coldrun, latency, rounds, scheduler_log, tasks, worker_stats
+from filerate.engine import coldrun, latency, rounds, scheduler_log, tasks, worker_stats, worklist
 from filerate.engine.file_results import FileResults
 from filerate.engine.records import BatchRecord, ErrorKind, FileError, FileStatus, TaskResult
 from filerate.units import MB
+
+#: at most this many passes in one round trip (per-thread tasks), so one trip stays short
+MAX_PASSES_PER_TRIP = 64
 
 
 @dataclass
@@ -39,6 +43,20 @@ class RepeatContext:
     storage: Any = None  # engine.coldrun.RepeatStorage: cache state and real-tree checks
     #: the timed repeats' latency histograms and maxima, summed over their tasks
     latency: tuple = field(default_factory=latency.new)
+    pass_s: float | None = None  # seconds per pass in the last repeat (passes_for)
+
+    @property
+    def per_thread(self) -> bool:
+        """Per-thread tasks draining work lists (engine.worklist), not a task per batch;
+        per-worker staging keeps a task per batch (each batch only where its copy is)."""
+        return self.settings.get("task_layout") == "per_thread" and self.placement is None
+
+    def passes_for(self, min_repeat_s: float) -> int:
+        """Passes to send in one round trip: with per-thread tasks, enough to last about
+        min_repeat_s (the round trip's fixed costs then fall on several passes)."""
+        if not self.per_thread or not self.pass_s or min_repeat_s <= 0:
+            return 1
+        return max(1, min(MAX_PASSES_PER_TRIP, math.ceil(min_repeat_s / self.pass_s)))
 
     def add_latency(self, res: TaskResult) -> None:
         if res.latency is not None:
@@ -59,10 +77,10 @@ class PhaseRepeats:
 
 @dataclass
 class _Submitted:
-    """One repeat's tasks in flight: key -> (batch, lo, hi, submit time)."""
+    """One round trip's tasks in flight: key -> ((pass, batch) of each item, submit time)."""
 
     futures: list
-    meta: dict[str, tuple[int, int, int, float]]
+    meta: dict[str, tuple[list[tuple[int, int]], float]]
 
 
 def run_warmup(ctx: RepeatContext, done: PhaseRepeats) -> None:
@@ -95,7 +113,7 @@ def timed_series(ctx: RepeatContext, done: PhaseRepeats, rule, min_repeat_s: flo
         cache_rec = ctx.storage.before(False) if ctx.storage else None
 
         def one_pass(k: int) -> rounds.Pass:
-            rec, rows, results = run_repeat(ctx, r, False)
+            rec, rows, results = run_repeat(ctx, r, False, ctx.passes_for(min_repeat_s))
             recs.append(rec)
             done.batch_rows.extend(rows)
             done.last = results
@@ -141,7 +159,7 @@ def merge_passes(recs: list[dict], r: int, elapsed_s: float) -> dict:
         "warmup": False,
         "start": recs[0]["start"],
         "stop": recs[-1]["stop"],
-        "passes": len(recs),
+        "passes": sum(p.get("passes", 1) for p in recs),
         "wall_s": wall,
         "between_passes_s": max(0.0, elapsed_s - wall),
         "files_ok": ok,
@@ -164,55 +182,66 @@ def merge_passes(recs: list[dict], r: int, elapsed_s: float) -> dict:
 
 
 def run_repeat(
-    ctx: RepeatContext, r: int, warmup: bool
+    ctx: RepeatContext, r: int, warmup: bool, passes: int = 1
 ) -> tuple[dict, list[BatchRecord], FileResults]:
-    """One repeat: its run.json record, its batches.parquet rows and its per-file results."""
+    """One round trip of ``passes`` passes (more than one only with per-thread tasks): its
+    run.json record (files over every pass), its batches.parquet rows and the last
+    pass's per-file results."""
     token = uuid.uuid4().hex[:8]  # unique keys: Dask must not reuse an earlier repeat's result
-    results = FileResults(ctx.files)
+    per_pass = [FileResults(ctx.files) for _ in range(passes)]
+    # the workers' threads, asked of the scheduler before the timed window opens
+    threads = _worker_threads(ctx.client) if ctx.per_thread else None
     start_epoch = time.time()
     t0 = time.perf_counter()
-    submitted = _submit(ctx, r, token)
-    rows, failed, timed_out = _collect(ctx, submitted, results, r, warmup)
+    if threads:
+        submitted = _submit_per_thread(ctx, r, token, passes, threads)
+    else:
+        submitted = _submit(ctx, r, token, passes)
+    rows, failed, timed_out = _collect(ctx, submitted, per_pass, r, warmup)
     wall = time.perf_counter() - t0
     stop_epoch = time.time()
+    ctx.pass_s = wall / passes
     # after the timed window: what the scheduler saw of retries and lost workers
     attempts = scheduler_log.attempts(ctx.client, list(submitted.meta))
     lost, joined = ctx.scheduler.since_last()
     for row in rows:
         row.attempts = (attempts or {}).get(row.key) or None  # 0: not in the log
-    results.account_unset()
-    ok = int(results.ok().sum())
+    for results in per_pass:
+        results.account_unset()
+    ok = sum(int(res.ok().sum()) for res in per_pass)
     retried = {k: a for k, a in (attempts or {}).items() if a > 1}
-    batch_of = {k: m[0] for k, m in submitted.meta.items()}
     rec = {
         "repeat": r,
         "warmup": warmup,
         "start": start_epoch,
         "stop": stop_epoch,
         "wall_s": wall,
+        "passes": passes,
         "files_ok": ok,
-        "files_error": ctx.files - ok,
+        "files_error": ctx.files * passes - ok,
         "files_per_s": ok / wall if wall > 0 else 0.0,
-        "tasks": len(ctx.batches),
+        "tasks": len(submitted.meta),
         # tasks started more than once, and the extra starts (null: scheduler log unread)
         "retried_tasks": len(retried) if attempts is not None else None,
         "retries": sum(a - 1 for a in retried.values()) if attempts is not None else None,
-        "retried_batches": sorted(batch_of[k] for k in retried),
+        "retried_batches": sorted({b for k in retried for _, b in submitted.meta[k][0]}),
         "failed_tasks": len(failed),
-        "failed_batches": sorted(batch_of[k] for k in failed),
+        "failed_batches": sorted({b for _, items, _ in failed for _, b in items}),
         "timed_out": timed_out,
         "lost_workers": lost,
         "joined_workers": joined,
         "per_worker": worker_stats.per_worker([row.to_dict() for row in rows], start_epoch),
     }
-    rec["bytes_ok"] = int(results.bytes[results.ok()].sum())
+    rec["bytes_ok"] = sum(int(res.bytes[res.ok()].sum()) for res in per_pass)
     rec["mb_per_s"] = rec["bytes_ok"] / MB / wall if wall else 0.0
-    return rec, rows, results
+    return rec, rows, per_pass[-1]
 
 
-def _submit(ctx: RepeatContext, r: int, token: str) -> _Submitted:
+def _submit(ctx: RepeatContext, r: int, token: str, passes: int) -> _Submitted:
     # one message for the whole repeat: the scheduler sees every batch at once and queues
     # them (one task per free thread) rather than spreading the first few blindly
+    if passes != 1:
+        raise ValueError("a task per batch runs one pass per round trip")
     keys = [f"analyse-{ctx.settings['name']}-r{r}-b{b}-{token}" for b in range(len(ctx.batches))]
     submitted = time.time()
     specs = [{**ctx.spec_base, "start": lo, "stop": hi} for lo, hi in ctx.batches]
@@ -221,17 +250,57 @@ def _submit(ctx: RepeatContext, r: int, token: str) -> _Submitted:
         futures = ctx.placement.map(ctx.client, tasks.analyse_batch, specs, keys, retries)
     else:
         futures = ctx.client.map(tasks.analyse_batch, specs, key=keys, pure=False, retries=retries)
-    meta = {
-        k: (b, lo, hi, submitted)
-        for b, (k, (lo, hi)) in enumerate(zip(keys, ctx.batches, strict=True))
-    }
+    return _Submitted(futures, {k: ([(0, b)], submitted) for b, k in enumerate(keys)})
+
+
+def _worker_threads(client) -> dict[str, int]:
+    """Each worker's address -> its threads (every worker: n_workers=-1)."""
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    threads = {a: w["nthreads"] for a, w in workers.items()}
+    if not threads:
+        raise RuntimeError("no Dask workers to send tasks to")
+    return threads
+
+
+def _submit_per_thread(
+    ctx: RepeatContext, r: int, token: str, passes: int, threads: dict[str, int]
+) -> _Submitted:
+    """One task per worker thread; each worker process drains one group of batches (a
+    contiguous share, in proportion to its threads) for every pass (engine.worklist)."""
+    submitted, futures, meta = time.time(), [], {}
+    total, at, cum = sum(threads.values()), 0, 0
+    for g, (addr, n) in enumerate(sorted(threads.items())):
+        cum += n
+        upto = round(len(ctx.batches) * cum / total)
+        group = list(range(at, upto))
+        at = upto
+        if not group:
+            continue
+        items = [(p, b) for p in range(passes) for b in group]
+        spec = {
+            **ctx.spec_base,
+            "group": f"{ctx.settings['name']}-r{r}-g{g}-{token}",
+            "items": [(p, b, *ctx.batches[b]) for p, b in items],
+            "tasks_in_group": n,
+        }
+        keys = [f"drain-{ctx.settings['name']}-r{r}-g{g}-t{t}-{token}" for t in range(n)]
+        futures += ctx.client.map(
+            worklist.drain,
+            [spec] * n,
+            key=keys,
+            workers=[addr],
+            allow_other_workers=True,  # a lost worker's group is redone elsewhere
+            pure=False,
+            retries=ctx.settings["task_retries"],
+        )
+        meta.update(dict.fromkeys(keys, (items, submitted)))
     return _Submitted(futures, meta)
 
 
-def _collect(
-    ctx: RepeatContext, submitted: _Submitted, results: FileResults, r: int, warmup: bool
-) -> tuple[list[BatchRecord], list[str], bool]:
-    """Place results as they come back: (batch rows, failed keys, timed out)."""
+def _collect(ctx: RepeatContext, submitted: _Submitted, per_pass: list, r: int, warmup: bool):
+    """Place results as they come back: (batch rows, failed (key, items, error), timed out).
+    Items no result reached are recorded once every task has answered, since a per-thread
+    task's batches may have been done by another task of its group."""
     from distributed import as_completed
 
     rows, failed = [], []
@@ -239,41 +308,45 @@ def _collect(
     timeout = max(1.0, ctx.deadline - time.monotonic())
     try:
         for fut in as_completed(submitted.futures, timeout=timeout):
-            b, lo, hi, sent = submitted.meta[fut.key]
+            items, sent = submitted.meta[fut.key]
             pending.discard(fut.key)
             try:
-                res = fut.result()
-            except Exception as exc:  # the batch failed on every attempt (e.g. KilledWorker)
-                failed.append(fut.key)
-                results.fail(lo, hi, FileStatus.BATCH_FAILED, _batch_error(exc))
+                out = fut.result()
+            except Exception as exc:  # failed on every attempt (e.g. KilledWorker)
+                failed.append((fut.key, items, _batch_error(exc)))
                 continue
-            results.place(res)
-            if not warmup:
-                ctx.add_latency(res)
-            rows.append(_batch_record(res, r, warmup, b, fut.key, sent))
+            for p, b, res in out if isinstance(out, list) else [(*items[0], out)]:
+                if isinstance(res, str):  # per-thread task: this batch raised
+                    failed.append((fut.key, [(p, b)], FileError(ErrorKind.BATCH_FAILED, res)))
+                    continue
+                per_pass[p].place(res)
+                if not warmup:
+                    ctx.add_latency(res)
+                rows.append(_batch_record(res, r, warmup, b, fut.key, sent))
     except TimeoutError:
-        _time_out(ctx, submitted, pending, results)
-        return rows, failed, True
-    return rows, failed, False
-
-
-def _batch_error(exc: Exception) -> FileError:
-    detail = str(exc).splitlines()[0] if str(exc) else ""
-    return FileError(ErrorKind.BATCH_FAILED, f"{type(exc).__name__}: {detail}")
-
-
-def _time_out(
-    ctx: RepeatContext, submitted: _Submitted, pending: set[str], results: FileResults
-) -> None:
-    """Record the files of every unfinished batch as timed out, and cancel the batches."""
+        ctx.client.cancel([f for f in submitted.futures if f.key in pending])
+    for _, items, error in failed:
+        _fail_unset(ctx, per_pass, items, FileStatus.BATCH_FAILED, error)
     error = FileError(
         ErrorKind.TIMEOUT,
         f"phase passed timeout_s={ctx.settings['timeout_s']:g} before this batch finished",
     )
     for key in pending:
-        _, lo, hi, _ = submitted.meta[key]
-        results.fail(lo, hi, FileStatus.TIMED_OUT, error)
-    ctx.client.cancel([f for f in submitted.futures if f.key in pending])
+        _fail_unset(ctx, per_pass, submitted.meta[key][0], FileStatus.TIMED_OUT, error)
+    return rows, failed, bool(pending)
+
+
+def _fail_unset(ctx, per_pass: list, items, status: FileStatus, error: FileError) -> None:
+    """Record the batches among ``items`` that got no result as ``error``."""
+    for p, b in items:
+        lo, hi = ctx.batches[b]
+        if hi > lo and per_pass[p].status[lo] == FileStatus.UNSET:
+            per_pass[p].fail(lo, hi, status, error)
+
+
+def _batch_error(exc: Exception) -> FileError:
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    return FileError(ErrorKind.BATCH_FAILED, f"{type(exc).__name__}: {detail}")
 
 
 def _batch_record(

@@ -121,7 +121,9 @@ def analyse_batch(spec: dict) -> TaskResult:
         with _pool(use_gpu).borrow(nbytes) as buf:
             p1 = time.perf_counter()
             count_on_cpu = light and not use_gpu
-            res = batchio.read_batch(dirfd, table, start, stop, buf, offsets, skip, count_on_cpu)
+            res = batchio.read_batch(
+                dirfd, table, start, stop, buf, offsets, skip, count_on_cpu, classify=light
+            )
             p2 = time.perf_counter()
             timing = TaskTiming()
             if full:
