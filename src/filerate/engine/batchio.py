@@ -12,7 +12,6 @@ newline, not non-ASCII, not NUL and cannot start a word).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import threading
 import time
@@ -20,32 +19,16 @@ import time
 import numba
 import numpy as np
 import pandas as pd
-import xxhash._xxhash as _xxhash_ext
 from numba import uint64
 
-from filerate.engine import latency
+from filerate.engine import latency, libc
 from filerate.engine.records import FileStatus
 from filerate.openflags import READ_FLAGS
 from filerate.reference import EXTENSIONS, TYPE_CODES
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_openat = _libc.openat
-_openat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
-_openat.restype = ctypes.c_int
-_read = _libc.read
-_read.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
-_read.restype = ctypes.c_ssize_t
-_close = _libc.close
-_close.argtypes = [ctypes.c_int]
-_close.restype = ctypes.c_int
-_clock_gettime = _libc.clock_gettime
-_clock_gettime.argtypes = [ctypes.c_int, ctypes.c_void_p]
-_clock_gettime.restype = ctypes.c_int
-# The xxhash wheel exports the C library's symbols; calling them from numba avoids a
-# Python call per file.
-_xxh3 = ctypes.CDLL(_xxhash_ext.__file__).XXH3_64bits
-_xxh3.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-_xxh3.restype = ctypes.c_uint64
+# the C functions, by symbol name (engine.libc), so the compiled loops are cached on disk
+_openat, _read, _close = libc.openat, libc.read, libc.close
+_clock_gettime, _xxh3 = libc.clock_gettime, libc.xxh3_64
 
 # The compiled loop freezes globals when it compiles: plain ints, taken from the one
 # definition of each (records.FileStatus, reference.TYPE_CODES, openflags.READ_FLAGS).
@@ -104,7 +87,7 @@ def _whitespace(v):
     return (((lo + _GE9) & ~(lo + _GE14)) & _HIGH & ~hi) | _eq(v, _SP)
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _count_words(words64, first, nwords, out, i):
     """lines, words, non-ASCII and NUL bytes of one space-padded slot of 64-bit words.
 
@@ -146,7 +129,7 @@ def _count_words(words64, first, nwords, out, i):
     out[3, i] = nz
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _type_code(names, start, ext_bytes, ext_lens, ext_codes):
     """Type code from the extension of a NUL-terminated relative path (see
     reference.extension)."""
@@ -235,7 +218,7 @@ def _pad_slot(buf, start, got):
     return stop
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _read_batch(
     dirfd,
     names,

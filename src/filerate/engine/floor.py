@@ -30,7 +30,7 @@ MAX_BUFFER = 1 << 20  # larger files take several reads, as a plain reader would
 _READ_FLAGS = READ_FLAGS  # a plain int: the compiled loop freezes it
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _open_read_close(dirfd, names, name_offsets, sizes, skip, lo, hi, buf, out):
     """Open, read and close files [lo, hi); out += (files read whole, bytes, errors)."""
     nptr = names.ctypes.data
