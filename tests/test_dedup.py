@@ -9,7 +9,8 @@ import pytest
 
 from filerate import config as cfg
 from filerate import corpus, validate
-from filerate.dedup import find, judge, lsh
+from filerate.dedup import find, judge, lsh, verify
+from filerate.dedup.shingles import common_counts, jaccard, shingle_set, shingle_sets
 from filerate.engine import process
 from filerate.engine.file_results import FileResults
 from filerate.engine.records import FileStatus
@@ -86,6 +87,12 @@ def test_full_phase_meets_planted_truth(planted, full_phase):
     assert set(dups["kind"]) <= set(find.KINDS)
     assert ((dups["kind"] == "below_threshold") == (dups["group"] < 0)).all()
     assert run["dedup"]["near_pairs"] == int((dups["kind"] == "near").sum())
+    d = run["dedup"]
+    assert d["pairs_over_partner_cap"] == 0 and d["max_partners"] == lsh.MAX_PARTNERS
+    kept = d["candidate_pairs"] - d["pairs_over_partner_cap"]
+    assert (
+        kept == d["near_pairs"] + d["below_threshold_pairs"] == int((dups["kind"] != "exact").sum())
+    )
 
 
 def test_bucket_pairs_within_each_band():
@@ -141,3 +148,60 @@ def test_nothing_to_find_is_undefined(tmp_path):
     assert not near["planted_truth"] and "no planted truth" in near["note"]
     exact = judge.judge_exact(manifest, dups)
     assert exact["precision"] == exact["recall"] == judge.UNDEFINED
+
+
+def _alike_files(tmp_path, count=24):
+    """Files cut from one text at nearby offsets (many similar pairs), a few shorter than a
+    shingle, one with every shingle repeated; (paths, datas)."""
+    rng = np.random.default_rng(3)
+    text = rng.choice(np.frombuffer(b"abcde fgh\n", np.uint8), 6000).tobytes()
+    datas = [text[i * 50 : i * 50 + 1500 + 40 * i] for i in range(count)]
+    datas += [b"ab", b"abcd", b"xy" * 500]
+    paths = [f"f{i}.txt" for i in range(len(datas))]
+    for p, d in zip(paths, datas, strict=True):
+        (tmp_path / p).write_bytes(d)
+    return paths, datas
+
+
+def test_batched_sets_and_counts_match_the_reference(tmp_path):
+    paths, datas = _alike_files(tmp_path)
+    buf, offsets, lengths = verify.read_files(str(tmp_path), [p.encode() for p in paths])
+    values, starts, counts = shingle_sets(buf, offsets, lengths, 5)
+    for i, d in enumerate(datas):
+        assert values[starts[i] : starts[i] + counts[i]].tolist() == shingle_set(d, 5).tolist()
+    a, b = np.triu_indices(len(datas), k=1)
+    common = common_counts(values, starts, counts, a, b)
+    got = verify.verify_tile(paths, a, b, str(tmp_path), 5)
+    sets = [shingle_set(d, 5) for d in datas]
+    want = [jaccard(sets[i], sets[j]) for i, j in zip(a, b, strict=True)]
+    assert got.tolist() == want  # exact, not approximately
+    assert common[0] == len(np.intersect1d(sets[0], sets[1]))
+
+
+def test_verify_in_small_tiles_equals_one_tile(tmp_path, monkeypatch):
+    paths, datas = _alike_files(tmp_path)
+    a, b = (x.astype(np.int64) for x in np.triu_indices(len(datas), k=1))
+    size = np.array([len(d) for d in datas], dtype=np.int64)
+    raw = np.array([p.encode() for p in paths], dtype=object)
+    whole = verify.verify(None, a, b, size, raw, str(tmp_path), 5)
+    tiles = verify.plan_tiles(a, b, size, 4000)
+    assert len(tiles) > 3 and sorted(np.concatenate(tiles).tolist()) == list(range(len(a)))
+    monkeypatch.setattr(verify, "BLOCK_BYTES", 4000)
+    assert verify.verify(None, a, b, size, raw, str(tmp_path), 5).tolist() == whole.tolist()
+    order = verify.file_order(np.array([5, 1, 7]), np.array([7, 5, 9]))
+    assert order.tolist() == [1, 5, 7, 9]  # breadth-first from the lowest file
+
+
+def test_estimates_and_partner_cap():
+    rng = np.random.default_rng(4)
+    sig = rng.integers(0, 3, (6, 16)).astype(np.uint32)
+    a, b = (x.astype(np.int64) for x in np.triu_indices(6, k=1))
+    est = lsh.estimated_jaccard(sig, a, b)
+    assert est.tolist() == (sig[a] == sig[b]).mean(axis=1).tolist()
+    keep = lsh.within_partner_cap(a, b, est, 2)
+    assert np.bincount(np.concatenate([a[keep], b[keep]]), minlength=6).max() <= 2
+    assert lsh.within_partner_cap(a, b, est, 5).all()  # 5 partners each: nothing cut
+    hub = lsh.within_partner_cap(
+        np.zeros(3, np.int64), np.arange(1, 4), np.array([0.5, 0.9, 0.7]), 2
+    )
+    assert hub.tolist() == [False, True, True]  # the hub keeps its two best estimates

@@ -8,17 +8,13 @@ Runs after the timed repeats, on the phase's cluster; its seconds are reported a
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 import pandas as pd
 
-from filerate.dedup import lsh
-from filerate.dedup.shingles import jaccard, shingle_set
+from filerate.dedup import lsh, verify
 
-MAX_CACHED_FILES = 1024  # shingle sets a verification task keeps
-VERIFY_CHUNK = 5_000  # candidate pairs per verification task
 #: a candidate whose estimate is this far below the threshold is not verified: with 128
 #: hashes the estimate's standard error at J = 0.8 is 0.035, so 0.15 is over 4 of them
 ESTIMATE_MARGIN = 0.15
@@ -43,25 +39,6 @@ def exact_groups(xxh3: np.ndarray, size: np.ndarray, eligible: np.ndarray) -> np
     return out
 
 
-def verify_pairs(pairs: pd.DataFrame, data_dir: str, path_raw, k: int) -> np.ndarray:
-    """Exact Jaccard of each pair's shingle sets, reading the two files (off the timed path:
-    only candidates reach this)."""
-    cache: dict[int, np.ndarray] = {}
-
-    def shingles(row: int) -> np.ndarray:
-        if row not in cache:
-            if len(cache) >= MAX_CACHED_FILES:  # bounded memory: pairs are sorted by a
-                cache.clear()
-            with open(os.path.join(os.fsencode(data_dir), path_raw[row]), "rb") as fh:
-                cache[row] = shingle_set(fh.read(), k)
-        return cache[row]
-
-    return np.array(
-        [jaccard(shingles(a), shingles(b)) for a, b in zip(pairs["a"], pairs["b"], strict=True)],
-        dtype=np.float64,
-    )
-
-
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected-component label (smallest member row) of each of n nodes over edges a-b."""
     label = np.arange(n, dtype=np.int64)
@@ -75,69 +52,76 @@ def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return label
 
 
-def _verify_on_cluster(client, pairs: pd.DataFrame, data_dir: str, path_raw, k: int):
-    """verify_pairs over chunks of pairs, as cluster tasks when there is a client."""
-    if client is None or len(pairs) == 0:
-        return verify_pairs(pairs, data_dir, path_raw, k)
-    step = VERIFY_CHUNK  # pairs come sorted by their first file: its shingles are reused
-    chunks = [pairs.iloc[i : i + step] for i in range(0, len(pairs), step)]
-    futures = []
-    for chunk in chunks:
-        rows = np.union1d(chunk["a"], chunk["b"])
-        paths = {int(r): path_raw[r] for r in rows}  # only the paths this chunk reads
-        futures.append(client.submit(verify_pairs, chunk, data_dir, paths, k, pure=False))
-    return np.concatenate(client.gather(futures))
+def _candidates(client, sig: np.ndarray, files: np.ndarray, params: dict):
+    """(a, b, estimated Jaccard) of the LSH candidate pairs among ``files`` that the partner
+    cap keeps (sorted by a, b), and their part of the run.json ``dedup`` record."""
+    cand, cut = lsh.candidate_pairs(client, sig, files, params["bands"], params["rows"])
+    a, b = cand["a"].to_numpy(np.int64), cand["b"].to_numpy(np.int64)
+    estimated = lsh.estimated_jaccard(sig, a, b)
+    keep = lsh.within_partner_cap(a, b, estimated, lsh.MAX_PARTNERS)
+    record = {
+        "candidate_pairs": len(a),
+        "pairs_over_partner_cap": int((~keep).sum()),
+        "max_partners": lsh.MAX_PARTNERS,
+        "buckets_cut": cut,
+        "max_bucket": lsh.MAX_BUCKET,
+    }
+    return a[keep], b[keep], estimated[keep], record
+
+
+def _pairs_frame(manifest, sig, exact, members, cand, verified, near) -> pd.DataFrame:
+    """duplicates.parquet: the exact pairs, then the kept candidates (docs/DATA.md)."""
+    a = np.concatenate([exact[members], cand[0]]).astype(np.int64)
+    b = np.concatenate([members, cand[1]]).astype(np.int64)
+    kinds = np.concatenate([np.repeat(KINDS[0], len(members)), np.where(near, *KINDS[1:])])
+    linked = np.concatenate([np.ones(len(members), bool), near])
+    label = components(len(sig), a[linked], b[linked])
+    group = np.full(len(a), -1, dtype=np.int64)  # -1: a candidate below the threshold
+    if linked.any():
+        group[linked] = np.unique(label[a[linked]], return_inverse=True)[1]
+    paths = manifest["path"].to_numpy()
+    return pd.DataFrame(
+        {
+            "path_a": paths[a],
+            "path_b": paths[b],
+            "kind": kinds,
+            "estimated_jaccard": lsh.estimated_jaccard(sig, a, b),
+            "verified_jaccard": np.concatenate([np.ones(len(members)), verified]),
+            "group": group,
+        },
+        columns=list(COLUMNS),
+    )
 
 
 def find_duplicates(client, results, manifest: pd.DataFrame, params: dict, data_dir: str):
     """(duplicates.parquet frame, run.json ``dedup`` record) of one repeat's results."""
     t0 = time.perf_counter()
-    sig, size = results.signature, results.bytes
+    sig, size = np.ascontiguousarray(results.signature), results.bytes
     eligible = results.ok() & (size > 0)
     exact = exact_groups(results.hash, size, eligible)
     members = np.flatnonzero(eligible & (exact != np.arange(len(exact))))
     representatives = np.flatnonzero(eligible & (exact == np.arange(len(exact))))
     t1 = time.perf_counter()
-    cand, cut = lsh.candidate_pairs(client, sig, representatives, params["bands"], params["rows"])
+    a, b, estimated, cand_record = _candidates(client, sig, representatives, params)
     t2 = time.perf_counter()
-    estimated = (sig[cand["a"]] == sig[cand["b"]]).mean(axis=1) if len(cand) else np.zeros(0)
     check = estimated >= params["threshold"] - ESTIMATE_MARGIN
-    verified = np.full(len(cand), np.nan)
-    verified[check] = _verify_on_cluster(
-        client, cand[check], data_dir, manifest["path_raw"].tolist(), params["shingle_bytes"]
-    )
+    verified = np.full(len(a), np.nan)
+    path_raw = manifest["path_raw"].to_numpy()
+    k = params["shingle_bytes"]
+    verified[check] = verify.verify(client, a[check], b[check], size, path_raw, data_dir, k)
     t3 = time.perf_counter()
     near = verified >= params["threshold"]  # NaN (not verified) is never a near pair
-    a = np.concatenate([exact[members], cand["a"].to_numpy()]).astype(np.int64)
-    b = np.concatenate([members, cand["b"].to_numpy()]).astype(np.int64)
-    kinds = np.array(["exact"] * len(members) + np.where(near, "near", KINDS[2]).tolist())
-    linked = np.concatenate([np.ones(len(members), bool), near])
-    label = components(len(size), a[linked], b[linked])
-    group = np.full(len(a), -1, dtype=np.int64)  # -1: a candidate below the threshold
-    if linked.any():
-        group[linked] = np.unique(label[a[linked]], return_inverse=True)[1]
-    frame = pd.DataFrame(
-        {
-            "path_a": manifest["path"].to_numpy()[a],
-            "path_b": manifest["path"].to_numpy()[b],
-            "kind": kinds,
-            "estimated_jaccard": (sig[a] == sig[b]).mean(axis=1) if len(a) else [],
-            "verified_jaccard": np.concatenate([np.ones(len(members)), verified]),
-            "group": group.astype(np.int64),
-        },
-        columns=list(COLUMNS),
-    )
+    frame = _pairs_frame(manifest, sig, exact, members, (a, b), verified, near)
+    group = frame["group"].to_numpy()
     record = {
         "files_considered": int(eligible.sum()),
         "exact_duplicate_files": len(members),
         "exact_groups": int(len(np.unique(exact[members]))),
-        "candidate_pairs": len(cand),
+        **cand_record,
         "verified_pairs": int(check.sum()),
         "near_pairs": int(near.sum()),
         "below_threshold_pairs": int((~near).sum()),
         "groups": int(group.max() + 1) if len(group) else 0,
-        "buckets_cut": cut,
-        "max_bucket": lsh.MAX_BUCKET,
         "exact_s": t1 - t0,
         "lsh_s": t2 - t1,
         "verify_s": t3 - t2,

@@ -3,11 +3,13 @@
 Each (file, band, key) row goes to the partition its key hashes to (``shuffle``, which
 runs the same on a multi-node cluster as on one machine); within a partition, files that
 share a (band, key) bucket become candidate pairs; pairs found in several bands are
-counted once.
+counted once. A file keeps at most ``MAX_PARTNERS`` candidates (its highest estimates),
+so the pairs to verify grow linearly with the files even where many are alike.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -15,6 +17,8 @@ from filerate.dedup.shingles import band_keys
 
 #: a bucket with more files than this is cut (its pairs would be quadratic); counted
 MAX_BUCKET = 200
+#: candidates a file keeps, highest estimated Jaccard first; the others are counted
+MAX_PARTNERS = 100
 ROWS_PER_PARTITION = 250_000
 _PAIR_META = {"a": np.int64, "b": np.int64}
 
@@ -72,3 +76,30 @@ def candidate_pairs(
     counts = frame.groupby(["band", "key"], sort=False).size()
     cut = int((counts > MAX_BUCKET).sum())
     return result.sort_values(["a", "b"]).reset_index(drop=True), cut
+
+
+@numba.njit(nogil=True, boundscheck=False)
+def estimated_jaccard(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Share of equal MinHash values of each pair (a[q], b[q]) of signature rows (no
+    pairs x hashes temporaries)."""
+    out = np.zeros(a.shape[0], dtype=np.float64)
+    for q in range(a.shape[0]):
+        same = 0
+        for h in range(sig.shape[1]):
+            same += sig[a[q], h] == sig[b[q], h]
+        out[q] = same / sig.shape[1]
+    return out
+
+
+def within_partner_cap(a: np.ndarray, b: np.ndarray, estimated: np.ndarray, limit: int):
+    """Which pairs to keep: each file ranks its pairs by estimate (highest first; ties by
+    rows) and a pair is kept while it ranks below ``limit`` for both of its files."""
+    order = np.lexsort((b, a, -estimated))
+    ends = np.stack([a[order], b[order]], axis=1).ravel()  # both files of each pair, in rank
+    by_file = np.argsort(ends, kind="stable")
+    sorted_ends = ends[by_file]
+    rank = np.empty(len(ends), dtype=np.int64)
+    rank[by_file] = np.arange(len(ends)) - np.searchsorted(sorted_ends, sorted_ends, "left")
+    keep = np.zeros(len(a), dtype=bool)
+    keep[order] = rank.reshape(-1, 2).max(axis=1) < limit
+    return keep

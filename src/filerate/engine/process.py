@@ -320,8 +320,11 @@ def _dask_report(ctx: repeats.RepeatContext, done: repeats.PhaseRepeats, out: Pa
 
 def _find_duplicates(client, results, manifest, settings: dict, data_dir: str, out: Path):
     """``full`` only, after the timing: writes duplicates.parquet (before run.json) and
-    returns run.json ``dedup``; None below ``full``."""
+    returns run.json ``dedup``; None below ``full``, and when a benchmark runs the step
+    apart (settings ``defer_duplicates``, set by bench/full_cpu_vs_gpu.py)."""
     if settings["analysis"] != "full" or results.signature is None:
+        return None
+    if settings.get("defer_duplicates"):
         return None
     from filerate.dedup.find import find_duplicates
 
