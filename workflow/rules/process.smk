@@ -1,4 +1,7 @@
 rule process:
+    # a phase of an interleaved group is made by its group's rule below
+    wildcard_constraints:
+        phase="|".join(SOLO_PHASES) or "(?!)",
     input:
         unpack(process_inputs),
     output:
@@ -22,6 +25,34 @@ rule process:
         "{params.filerate} process --settings {params.settings:q} --manifest {input.manifest} "
         "--data-dir {params.data:q} {params.staging} --out results/phases/{wildcards.phase} "
         "> {log} 2>&1"
+
+
+for group, members in INTERLEAVE["groups"].items():
+
+    rule:
+        name:
+            f"interleave_{group}"
+        input:
+            unpack(lambda w, members=members: group_inputs(members)),
+        output:
+            group_outputs(members),
+            record=f"results/interleave/{group}.json",
+            tsv=f"results/tables/interleave-{group}.tsv",
+            md=f"results/tables/interleave-{group}.md",
+        log:
+            f"logs/interleave/{group}.log",
+        conda:
+            CPU_ENV if all(PHASES[p]["backend"] == "cpu" for p in members) else GPU_ENV
+        # all cores: nothing else may run while the group is timed
+        threads: workflow.cores
+        params:
+            filerate=FILERATE,
+            group=group,
+            members=group_members(members),
+        shell:
+            "{params.filerate} interleave --group {params.group} "
+            "--members {params.members:q} --record {output.record} --tsv {output.tsv} "
+            "--md {output.md} > {log} 2>&1"
 
 
 rule validate:
