@@ -160,20 +160,21 @@ def run_group(group: str, specs: list[dict]) -> dict:
     ramdisk = process._ramdisk_root(next((m.job.staging for m in members.values()), None))
     with monitor.Sampler(ramdisk, device=disk.block_device(first.data_dir)) as sampler:
         side_by_side, memory = _measure(members, layout)
-        record = _record(group, members, layout, side_by_side, memory, started)
-        pairs = {p["variant"]: p for p in record["pairs"]}
-        for m in members.values():
-            mine = {"group": group, "order": _order_text(m.order), "pair": pairs.get(m.name)}
-            process.finish(
-                m.job,
-                {**m.info.record, **m.warm},
-                m.done,
-                _measured_tuple(m),
-                sampler,
-                None,
-                m.dedup,
-                extra={"interleave": mine},
-            )
+    # after the sampler stopped: its frame is read once per member
+    record = _record(group, members, layout, side_by_side, memory, started)
+    pairs = {p["variant"]: p for p in record["pairs"]}
+    for m in members.values():
+        mine = {"group": group, "order": _order_text(m.order), "pair": pairs.get(m.name)}
+        process.finish(
+            m.job,
+            {**m.info.record, **m.warm},
+            m.done,
+            _measured_tuple(m),
+            sampler,
+            None,
+            m.dedup,
+            extra={"interleave": mine},
+        )
     record["finished_at"] = time.time()
     return record
 
