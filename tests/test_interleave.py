@@ -212,7 +212,7 @@ def _member(corpus: Path, out: Path, name: str, workers: int, batch: int, ablati
                     "staging": False,
                     "repeats": 2,
                     "min_repeat_s": 0,
-                    "warmup": 1,
+                    "warmup": 0,
                     "timeout_s": 120,
                 },
             },

@@ -1,7 +1,4 @@
 rule process:
-    # a phase of an interleaved group is made by its group's rule below
-    wildcard_constraints:
-        phase="|".join(SOLO_PHASES) or "(?!)",
     input:
         unpack(process_inputs),
     output:
@@ -11,6 +8,9 @@ rule process:
         resources="results/phases/{phase}/resources.parquet",
     log:
         "logs/process/{phase}.log",
+    # a phase of an interleaved group is made by its group's rule below
+    wildcard_constraints:
+        phase="|".join(SOLO_PHASES) or "(?!)",
     conda:
         # the GPU env only where the phase may use a GPU
         lambda w: CPU_ENV if PHASES[w.phase]["backend"] == "cpu" else GPU_ENV
