@@ -231,9 +231,14 @@ def _member(corpus: Path, out: Path, name: str, workers: int, batch: int, ablati
 
 
 @pytest.mark.slow
-def test_a_group_runs_interleaved_and_writes_every_member(small_corpus, tmp_path):
+def test_a_group_runs_interleaved_and_writes_every_member(small_corpus, tmp_path, monkeypatch):
+    """Memory made short so the other cluster runs in a block of its own (the side-by-side
+    path ran in the ablation of docs/PERFORMANCE.md): every member's outputs, validated,
+    the round order, the modes in the table."""
     from filerate import validate
     from filerate.engine import group
+
+    monkeypatch.setattr(interleave, "MEMORY_SHARE", 0.0)
 
     ab = {"base": "b", "knob": "batch_size", "from": 100, "to": 300, "value_of": None}
     members = [
@@ -245,7 +250,7 @@ def test_a_group_runs_interleaved_and_writes_every_member(small_corpus, tmp_path
     assert record["status"] == "ok" and record["clusters"] == [["b", "v"], ["w"]]
     modes = {p["variant"]: p["mode"] for p in record["pairs"]}
     assert modes["v"] == interleave.ONE_CLUSTER
-    assert modes["w"] in (interleave.SIDE_BY_SIDE, interleave.BLOCKS)
+    assert modes["w"] == interleave.BLOCKS and not record["side_by_side"]
     for name in ("b", "v", "w"):
         run = json.loads((tmp_path / name / "run.json").read_text())
         assert run["summary"]["repeats"] == 2
@@ -255,8 +260,13 @@ def test_a_group_runs_interleaved_and_writes_every_member(small_corpus, tmp_path
         assert validate.validate(manifest, files, run)["ok"], name
     v = json.loads((tmp_path / "v" / "run.json").read_text())
     assert v["interleave"]["pair"]["gain"]["n"] == 2
-    order = v["interleave"]["order"]
-    assert order[:4] == ["0:b", "0:b floor", "0:v", "0:v floor"]
+    assert v["interleave"]["order"] == [
+        f"{r}:{n}" for r in (0, 1) for n in ("b", "b floor", "v", "v floor")
+    ]
+    w = json.loads((tmp_path / "w" / "run.json").read_text())
+    # its block: the two rounds its rule asks for, on its own cluster
+    assert w["interleave"]["order"] == ["0:w", "0:w floor", "1:w", "1:w floor"]
+    assert [r["repeat"] for r in w["repeats"] if not r["warmup"]] == [0, 1]
     group.write_table(record, tmp_path / "t.tsv", tmp_path / "t.md")
     table = pd.read_csv(tmp_path / "t.tsv", sep="\t")
     assert list(table["variant"]) == ["v", "w"]
@@ -277,3 +287,14 @@ def test_cpu_and_gpu_members_get_a_cluster_each(small_corpus, tmp_path):
     gpu["settings"]["ablation"] = {"base": "cpu", "knob": "backend"}
     record = group.run_group("g", [cpu, gpu])
     assert record["clusters"] == [["cpu"], ["gpu"]]
+
+
+def test_group_rounds_in_blocks_stop_at_the_cap_and_carry_the_round_number():
+    clock = FakeClock()
+    rule = StoppingRule(min_repeats=5, max_repeats=5, ci_target_pct=50, max_phase_s=1e9)
+    a = _series("A", [1.0] * 10, rule, clock)
+    a.records = [{"files_per_s": 1.0}] * 3  # an earlier block's
+    order = interleave.run_group_rounds([a], 1, clock, max_rounds=1, first_round=3)
+    assert order == [(3, "A")] and a.stop_reason is None and len(a.records) == 4
+    order = interleave.run_group_rounds([a], 1, clock, max_rounds=3, first_round=4)
+    assert order == [(4, "A")] and a.stop_reason == "max_repeats"

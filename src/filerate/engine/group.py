@@ -191,12 +191,41 @@ def _measure(members: dict[str, Member], layout: list[list[str]]) -> tuple[bool,
                 _start(stack, members, names)
             _rounds(stack, members, [n for names in layout for n in names])
             return True, memory
-        _rounds(stack, members, layout[0])
-    for names in layout[1:]:
-        with ExitStack() as stack:
-            _start(stack, members, names)
-            _rounds(stack, members, names)
+        _rounds(stack, members, layout[0], interleave.BLOCK_ROUNDS)
+    _blocks(members, layout)
     return False, memory
+
+
+def _blocks(members: dict[str, Member], layout: list[list[str]]) -> None:
+    """Clusters that may not run at once take turns in blocks of BLOCK_ROUNDS rounds (the
+    first cluster's first block has run), each started and warmed up again, until every
+    member's rule agrees after a full turn, or a repeat timed out."""
+    t0 = time.monotonic()
+    turn = 1
+    while True:
+        for i, names in enumerate(layout):
+            if turn == 1 and i == 0:
+                continue
+            with ExitStack() as stack:
+                _start(stack, members, names)
+                _rounds(
+                    stack, members, names, interleave.BLOCK_ROUNDS, _rounds_done(members, names)
+                )
+        turn += 1
+        series = [s for m in members.values() for s in m.series]
+        if not series or any(m.done.status != "ok" for m in members.values()):
+            return
+        elapsed = (time.monotonic() - t0) / len(members)
+        decisions = [s.rule.decide(s.values(), elapsed) for s in series]
+        if all(stop for stop, _ in decisions):
+            for s, (_, reason) in zip(series, decisions, strict=True):
+                s.stop_reason = reason
+            return
+
+
+def _rounds_done(members: dict[str, Member], names: list[str]) -> int:
+    """Rounds the cluster of ``names`` has run in earlier blocks."""
+    return max((len(members[n].series[0].records) for n in names if members[n].series), default=0)
 
 
 def _start(stack: ExitStack, members: dict[str, Member], names: list[str]) -> None:
@@ -213,6 +242,7 @@ def _start(stack: ExitStack, members: dict[str, Member], names: list[str]) -> No
         process._warm_workers(info, m.job.spec_base["manifest"])
         warm_keys = ("kernel_warmup_s", "kernel_compile_s_per_worker", "worker_cpus")
         m.warm = {k: info.record.get(k) for k in warm_keys} | {"shared_by": list(names)}
+        latency = m.ctx.latency if m.ctx else None  # an earlier block's, carried on
         m.ctx = repeats.RepeatContext(
             info.client,
             m.job.spec_base,
@@ -223,29 +253,46 @@ def _start(stack: ExitStack, members: dict[str, Member], names: list[str]) -> No
             log,
             storage=m.job.storage,
         )
+        if latency is not None:
+            m.ctx.latency = latency
         repeats.run_warmup(m.ctx, m.done)
         m.floor_plan = measurement.floor_plan(m.job.settings, m.job.backend, info.record)
 
 
-def _rounds(stack: ExitStack, members: dict[str, Member], names: list[str]) -> None:
-    """Every member's series (filerate, then its floor) in rounds on the started clusters;
-    then each ``full`` member's duplicate search while its cluster is still up."""
+def _rounds(
+    stack: ExitStack,
+    members: dict[str, Member],
+    names: list[str],
+    max_rounds: int | None = None,
+    first_round: int = 0,
+) -> None:
+    """Every member's series (filerate, then its floor) in rounds on the started clusters,
+    the records of earlier blocks carried on; then each ``full`` member's duplicate search
+    while its cluster is still up."""
     ready = [members[n] for n in names if members[n].done.status == "ok"]
     series = []
     for m in ready:
         ramdisk = process._ramdisk_root(m.job.staging)
-        threads = m.floor_plan[0]
-        m.series, m.intervals = measurement.timed_series(
-            m.ctx, m.done, m.job.settings, threads, ramdisk, stack
+        earlier = [s.records for s in m.series]
+        m.series, intervals = measurement.timed_series(
+            m.ctx, m.done, m.job.settings, m.floor_plan[0], ramdisk, stack
         )
+        m.intervals = m.intervals or intervals
+        for s, records in zip(m.series, earlier, strict=False):
+            s.records = records
         m.series[0].name = m.name
         if len(m.series) > 1:
             m.series[1].name = f"{m.name} floor"
         series += m.series
-    order = interleave.run_group_rounds(series, len(ready)) if series else []
+    if series:
+        order = interleave.run_group_rounds(
+            series, len(ready), max_rounds=max_rounds, first_round=first_round
+        )
+    else:
+        order = []
     for m in members.values():
         if m.name in names:
-            m.order = order
+            m.order += order
             m.dedup = process._find_duplicates(
                 m.info.client,
                 m.done.last,

@@ -14,8 +14,10 @@ Pair modes (run.json ``interleave.mode``, the comparison table):
 
 - ``one cluster``: both on the same warm cluster, interleaved per round;
 - ``clusters side by side``: each on its own warm cluster, both alive, interleaved;
-- ``blocks``: not enough memory for both clusters at once: each member's repeats in one
-  block on its own cluster, the ratio of medians with a bootstrap CI (not paired).
+- ``blocks``: not enough memory for both clusters at once: the clusters take turns, each
+  started (and warmed up) for a block of BLOCK_ROUNDS rounds, then closed: A-block,
+  B-block, A-block ... until every member's rule agrees; the ratio of medians with a
+  bootstrap CI (the two sides' repeats are not in the same rounds).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ CLUSTER_SETTINGS = ("backend", "task_retries", "dashboard", "tls", "address", "s
 #: share of the available memory the extra clusters may take when started side by side
 MEMORY_SHARE = 0.5
 GROUP = "ablation"
+#: rounds each cluster runs before the next one's block, when they cannot run side by side
+BLOCK_ROUNDS = 3
 
 
 # ---- which phases run together ---------------------------------------------------------
@@ -117,18 +121,23 @@ def fits_side_by_side(extra_processes: int, rss_per_process: float, available: f
 
 
 def run_group_rounds(
-    series: list[rounds.Series], members: int, clock=time.monotonic
+    series: list[rounds.Series],
+    members: int,
+    clock=time.monotonic,
+    max_rounds: int | None = None,
+    first_round: int = 0,
 ) -> list[tuple[int, str]]:
     """Rounds in which every series runs one repeat, in order, until all of them agree
     after one round that they may stop, so every round pairs every member.
 
     Each series' own rule decides; the elapsed time it sees is the group's divided by
     ``members``, so max_phase_s stays a per-member budget. A ``timed_out`` record stops
-    everything. Returns the (round, name) order."""
+    everything. With ``max_rounds`` (a block), at most that many rounds run and the
+    series may be left undecided. Returns the (round, name) order."""
     t0 = clock()
     order: list[tuple[int, str]] = []
-    rnd = 0
-    while True:
+    rnd = first_round
+    while max_rounds is None or rnd < first_round + max_rounds:
         for s in series:
             rec = s.measure(len(s.records))
             s.records.append(rec)
@@ -144,6 +153,7 @@ def run_group_rounds(
                 s.stop_reason = reason
             return order
         rnd += 1
+    return order
 
 
 # ---- the paired gain ---------------------------------------------------------------------
