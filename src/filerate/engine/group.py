@@ -180,8 +180,9 @@ def run_group(group: str, specs: list[dict]) -> dict:
 
 
 def _measure(members: dict[str, Member], layout: list[list[str]]) -> tuple[bool, dict]:
-    """Start the clusters and run the rounds: side by side when memory allows, else one
-    block per cluster. Returns (side_by_side, the memory estimate)."""
+    """Start the clusters and run the rounds: side by side when memory allows, else in
+    alternating blocks. Returns (side_by_side, the memory estimate)."""
+    t0 = time.monotonic()
     with ExitStack() as stack:
         _start(stack, members, layout[0])  # closed last: clusters close in reverse order
         memory = _memory_estimate(members[layout[0][0]].info, layout)
@@ -192,15 +193,15 @@ def _measure(members: dict[str, Member], layout: list[list[str]]) -> tuple[bool,
             _rounds(stack, members, [n for names in layout for n in names])
             return True, memory
         _rounds(stack, members, layout[0], interleave.BLOCK_ROUNDS)
-    _blocks(members, layout)
+    _blocks(members, layout, t0)
     return False, memory
 
 
-def _blocks(members: dict[str, Member], layout: list[list[str]]) -> None:
+def _blocks(members: dict[str, Member], layout: list[list[str]], t0: float) -> None:
     """Clusters that may not run at once take turns in blocks of BLOCK_ROUNDS rounds (the
     first cluster's first block has run), each started and warmed up again, until every
-    member's rule agrees after a full turn, or a repeat timed out."""
-    t0 = time.monotonic()
+    member's rule agrees after a full turn, or a repeat timed out (``t0``: when the
+    first block began; max_phase_s counts from there, per member)."""
     turn = 1
     while True:
         for i, names in enumerate(layout):
