@@ -19,6 +19,7 @@ STEPS = {
     "reference": "filerate.corpus.tree",
     "stage": "filerate.stage",
     "process": "filerate.engine.process",
+    "interleave": "filerate.engine.group",
     "validate": "filerate.validate",
     "tables": "filerate.reports.tables",
     "bottlenecks": "filerate.reports.bottlenecks",

@@ -2,10 +2,12 @@
 import json
 import os
 import sys
+from types import SimpleNamespace
 
 from snakemake.utils import validate
 
 from filerate import config as filerate_config
+from filerate.engine import interleave as filerate_interleave
 from filerate.stage import ramdisk_run_dir, remove_run_dir
 
 # filerate's own validation fills every default and stops with one line naming the key,
@@ -33,6 +35,7 @@ def filerate_command():
 
 
 FILERATE = filerate_command()
+PHASE_OUTPUTS = ("run.json", "files.parquet", "batches.parquet", "resources.parquet")
 CPU_ENV = "../../envs/cpu.yaml"
 GPU_ENV = "../../envs/gpu.yaml"
 CORPORA = sorted({p["corpus"] for p in PHASES.values()})
@@ -40,6 +43,11 @@ CORPORA = sorted({p["corpus"] for p in PHASES.values()})
 TREE_CORPORA = [c for c in CORPORA if CONFIG["corpora"][c]["source"] == "tree"]
 MADE_CORPORA = [c for c in CORPORA if c not in TREE_CORPORA]
 RAMDISK = str(ramdisk_run_dir(CONFIG["ramdisk"]["root"]))
+# with interleave: true, an ablation's variants and bases run as one group (filerate
+# interleave, rule interleave_<group>); every other phase runs alone (rule process)
+INTERLEAVE = filerate_interleave.plan(PHASES, CONFIG["interleave"])
+GROUPED = [p for members in INTERLEAVE["groups"].values() for p in members]
+SOLO_PHASES = [p for p in PHASES if p not in GROUPED]
 
 
 wildcard_constraints:
@@ -101,6 +109,37 @@ def evict_arg(wildcards):
 
 def phase_dirs(prefix="--phase-dir "):
     return " ".join(f"{prefix}results/phases/{p}" for p in PHASES)
+
+
+def group_inputs(members):
+    """Every member's process inputs, named "<input>_<phase>"."""
+    return {
+        f"{key}_{p}": path
+        for p in members
+        for key, path in process_inputs(SimpleNamespace(phase=p)).items()
+    }
+
+
+def group_outputs(members):
+    return [f"results/phases/{p}/{name}" for p in members for name in PHASE_OUTPUTS]
+
+
+def group_members(members):
+    """`filerate interleave --members`: each member's settings, inputs and folder."""
+    out = []
+    for p in members:
+        w = SimpleNamespace(phase=p)
+        inputs = process_inputs(w)
+        out.append(
+            {
+                "settings": PHASES[p],
+                "manifest": inputs["manifest"],
+                "data_dir": inputs.get("data") or source_files(w),
+                "staging_json": inputs.get("staging"),
+                "out": f"results/phases/{p}",
+            }
+        )
+    return json.dumps(out)
 
 
 def remove_staged_copies():

@@ -78,7 +78,7 @@ def candidate_pairs(
     return result.sort_values(["a", "b"]).reset_index(drop=True), cut
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def estimated_jaccard(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Share of equal MinHash values of each pair (a[q], b[q]) of signature rows (no
     pairs x hashes temporaries)."""

@@ -31,7 +31,7 @@ def shingle_set(data: bytes, k: int) -> np.ndarray:
     return np.unique(h)
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _common(a, b):
     """How many values two sorted distinct arrays share (one merge pass)."""
     i = j = n = 0
@@ -54,7 +54,7 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union else 1.0
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _radix_sort(values, scratch):
     """Sort uint32 ``values`` in place: 4 passes of 8 bits (linear; numba's quicksort is
     ~10x slower on the shingle hashes of one file)."""
@@ -76,7 +76,7 @@ def _radix_sort(values, scratch):
         src, dst = dst, src  # after an even number of passes the result is in ``values``
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _shingle_sets(buf, offsets, lengths, k, out, starts, counts):
     longest = 1
     for i in range(lengths.shape[0]):
@@ -111,7 +111,7 @@ def shingle_sets(buf: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, k: i
     return out, starts, counts
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def common_counts(values, starts, counts, a, b):
     """For each pair (a[q], b[q]) of files: how many shingle hashes their sets share."""
     out = np.zeros(a.shape[0], dtype=np.int64)

@@ -23,7 +23,7 @@ from filerate.dedup.shingles import common_counts, shingle_sets
 BLOCK_BYTES = 64 * 10**6
 
 
-@numba.njit(nogil=True, boundscheck=False)
+@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _breadth_first(first, neighbours):
     """Nodes in breadth-first order over a graph in CSR form (``neighbours[first[v]:
     first[v + 1]]``), each component from its lowest node."""

@@ -84,23 +84,34 @@ def floor_plan(settings: dict, backend: dict, record: dict) -> tuple[int | None,
 def run_timed(ctx, done, settings: dict, floor_threads: int | None, ramdisk: str | None):
     """The timed repeats (and the floor's, interleaved); returns the floor's record or
     None, the soak intervals or None, and the round order."""
+    with ExitStack() as stack:
+        series, intervals = timed_series(ctx, done, settings, floor_threads, ramdisk, stack)
+        order = rounds.run_rounds(series)
+    return series[0], floor_record(series, floor_threads), intervals, order
+
+
+def timed_series(ctx, done, settings: dict, floor_threads, ramdisk, stack: ExitStack):
+    """filerate's series and, with floor_threads, the floor's (its threads held open in
+    ``stack``), ready for rounds; and the soak intervals list (or None)."""
     rule, min_s = stopping_rule(settings)
     fr = repeats.timed_series(ctx, done, rule, min_s, _label(settings))
     intervals = None
     if repeat_mode(settings) == "soak":
         fr, intervals = _with_usage(fr, ramdisk)
     series = [fr]
-    with ExitStack() as stack:
-        if floor_threads:
-            table = batchio.file_table(ctx.spec_base["manifest"])
-            fl = floor.Floor(
-                table, ctx.spec_base["data_dir"], floor_threads, ctx.settings["max_file_bytes"]
-            )
-            measure = stack.enter_context(fl.session(min_s * FLOOR_REPEAT_SHARE))
-            series.append(rounds.Series("floor", measure, rule))
-        order = rounds.run_rounds(series)
-    floor_rec = floor.record(series[1], floor_threads) if floor_threads else None
-    return fr, floor_rec, intervals, order
+    if floor_threads:
+        table = batchio.file_table(ctx.spec_base["manifest"])
+        fl = floor.Floor(
+            table, ctx.spec_base["data_dir"], floor_threads, ctx.settings["max_file_bytes"]
+        )
+        measure = stack.enter_context(fl.session(min_s * FLOOR_REPEAT_SHARE))
+        series.append(rounds.Series("floor", measure, rule))
+    return series, intervals
+
+
+def floor_record(series: list, floor_threads: int | None) -> dict | None:
+    """The floor's run.json record from the series timed_series made (None without)."""
+    return floor.record(series[1], floor_threads) if floor_threads else None
 
 
 def _with_usage(series: rounds.Series, ramdisk: str | None):

@@ -15,6 +15,7 @@ import signal
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -189,58 +190,109 @@ def run_phase(
     settings: dict, manifest_path: str, data_dir: str, staging: dict | None, out: Path
 ) -> dict:
     """Run one phase: settings -> cluster -> repeats -> outputs in ``out``; returns run.json."""
+    job = prepare(settings, manifest_path, data_dir, staging, out)
+    with monitor.Sampler(_ramdisk_root(staging), device=disk.block_device(data_dir)) as sampler:
+        info = cluster.start(settings, job.backend, out)
+        try:
+            done, dask_report, job.staging, measured = _run_on(
+                info,
+                settings,
+                job.spec_base,
+                job.batches,
+                staging,
+                files=len(job.manifest),
+                deadline=job.deadline,
+                out=out,
+                storage=job.storage,
+                backend=job.backend,
+            )
+            dedup = _find_duplicates(info.client, done.last, job.manifest, settings, data_dir, out)
+        finally:
+            info.close()
+    return finish(job, info.record, done, measured, sampler, dask_report, dedup)
+
+
+@dataclass
+class PhaseJob:
+    """What a phase has before its cluster starts (engine.group runs several at once)."""
+
+    settings: dict
+    manifest: pd.DataFrame
+    data_dir: str
+    staging: dict | None
+    out: Path
+    backend: dict
+    batches: list
+    spec_base: dict
+    deadline: float
+    storage: coldrun.RepeatStorage
+    started_at: float
+
+
+def prepare(
+    settings: dict,
+    manifest_path: str,
+    data_dir: str,
+    staging: dict | None,
+    out: Path,
+    backend: dict | None = None,
+) -> PhaseJob:
+    """The manifest, backend, batches and task spec; earlier outputs removed; the storage
+    handling (listing, eviction table) prepared. The phase's timeout counts from here."""
     manifest = coldrun.read_manifest(manifest_path)
     started_at = time.time()
-    backend = cluster.choose_backend(settings)
+    backend = backend or cluster.choose_backend(settings)
     batches = _batches(len(manifest), settings["batch_size"])
     spec_base = _task_spec(settings, manifest_path, data_dir)
     deadline = time.monotonic() + settings["timeout_s"]  # cluster start-up counts too
     _clear_for_a_new_run(settings, out)
     storage = coldrun.RepeatStorage.prepare(settings, manifest_path, manifest, data_dir, staging)
-    with monitor.Sampler(_ramdisk_root(staging), device=disk.block_device(data_dir)) as sampler:
-        info = cluster.start(settings, backend, out)
-        try:
-            done, dask_report, staging, measured = _run_on(
-                info,
-                settings,
-                spec_base,
-                batches,
-                staging,
-                files=len(manifest),
-                deadline=deadline,
-                out=out,
-                storage=storage,
-                backend=backend,
-            )
-            dedup = _find_duplicates(info.client, done.last, manifest, settings, data_dir, out)
-        finally:
-            info.close()
+    return PhaseJob(
+        settings,
+        manifest,
+        data_dir,
+        staging,
+        out,
+        backend,
+        batches,
+        spec_base,
+        deadline,
+        storage,
+        started_at,
+    )
+
+
+def finish(job: PhaseJob, cluster_record, done, measured, sampler, dask_report, dedup, extra=None):
+    """run.json from what ran, with the other outputs written first (run.json last)."""
+    settings, manifest = job.settings, job.manifest
     files = done.last.frame(manifest, settings["analysis"])
-    extra = _measured(settings, *measured, done, sampler)
-    extra["summary"].update(storage.summary(done.records))
+    measured_keys = _measured(settings, *measured, done, sampler)
+    measured_keys["summary"].update(job.storage.summary(done.records))
+    corpus = _corpus_record(settings, manifest, job.spec_base, job.staging)
     result = {
         "phase": settings["name"],
         "status": done.status,
         "settings": settings,
-        "backend": backend,
-        "cluster": info.record,
+        "backend": job.backend,
+        "cluster": cluster_record,
         "hardware": machine.hardware(sampler.nvml),
         "packages": machine.packages(),
-        "corpus": {**_corpus_record(settings, manifest, spec_base, staging), **_storage(data_dir)},
-        "staging": staging,
-        "listing": storage.listed,
-        "batches": len(batches),
+        "corpus": {**corpus, **_storage(job.data_dir)},
+        "staging": job.staging,
+        "listing": job.storage.listed,
+        "batches": len(job.batches),
         "repeats": done.records,
-        "summary": {**_summary(done.records, files), **extra.pop("summary")},
-        **extra,
-        **_faults(done, spec_base),
+        "summary": {**_summary(done.records, files), **measured_keys.pop("summary")},
+        **measured_keys,
+        **_faults(done, job.spec_base),
         "dask_report": dask_report,
         "slurm": slurm.allocation(),  # the Slurm job this step ran in, if any
         **({"dedup": dedup} if dedup else {}),
-        "started_at": started_at,
+        **(extra or {}),
+        "started_at": job.started_at,
         "finished_at": time.time(),
     }
-    _write_outputs(out, files, done.batch_rows, sampler, result)
+    _write_outputs(job.out, files, done.batch_rows, sampler, result)
     return result
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from filerate import fmt
 from filerate.reports import measured
 from filerate.reports.bottlenecks import story
-from filerate.reports.bottlenecks.predictions import predicted_text, range_text
+from filerate.reports.bottlenecks.predictions import gain_text, predicted_text, range_text
 from filerate.reports.storage import headline
 
 
@@ -128,8 +128,9 @@ def _phase(ph: dict) -> list[str]:
 
 def _prediction_table(tests: list[dict]) -> list[str]:
     out = [
-        "| phase | vs | change | predicted | measured [95 % CI] (range) | verdict | why |",
-        "|---|---|---|--:|--:|---|---|",
+        "| phase | vs | change | predicted | measured [95 % CI] (range) | gain ratio [95 % CI], "
+        "paired how | verdict | why |",
+        "|---|---|---|--:|--:|--:|---|---|",
     ]
     for t in tests:
         ci = t.get("measured_ci_pct")
@@ -137,7 +138,8 @@ def _prediction_table(tests: list[dict]) -> list[str]:
         out.append(
             f"| {_md(t['phase'])} | {_md(t['base'])} | {_md(t['description'])} | "
             f"{predicted_text(t['predicted_pct'])} | {fmt.pct(t['measured_pct'], 0, True)}"
-            f"{ci_text} ({range_text(t['measured_range_pct'])}) | **{t['verdict']}** | "
+            f"{ci_text} ({range_text(t['measured_range_pct'])}) | "
+            f"{gain_text(t.get('gain'))} | **{t['verdict']}** | "
             f"{_md(t['reason'])} |"
         )
     return [*out, "", *(f"- {_md(t['text'])}" for t in tests)]

@@ -9,6 +9,7 @@ import itertools
 from filerate import fmt
 from filerate.confidence import ratio_ci
 from filerate.config import ABLATION_KNOBS
+from filerate.fmt import interval, ratio
 from filerate.reports import measured
 from filerate.reports.load import Phase, as_float
 
@@ -46,6 +47,14 @@ def range_text(rng) -> str:
         return "—"
     a, b = rng
     return f"{fmt.pct(a, 0, True)} to {fmt.pct(b, 0, True)}"
+
+
+def gain_text(gain: dict | None) -> str:
+    """A gain as a ratio with its CI and pairing, e.g. "1.08× [1.02–1.13], one cluster"."""
+    if not gain:
+        return "—"
+    ci = f" {interval(gain['low'], gain['high'], 2)}" if gain.get("low") is not None else ""
+    return f"{ratio(gain['ratio'])}{ci}, {gain['mode']}"
 
 
 def predicted_text(predicted) -> str:
@@ -92,6 +101,32 @@ def change_ci(phase: Phase, base: Phase) -> list[float] | None:
         return None
     ci = ratio_ci(a, b)
     return [(ci.low - 1) * 100, (ci.high - 1) * 100]
+
+
+def paired_gain(phase: Phase, base: Phase) -> dict | None:
+    """The gain measured interleaved with the base (engine.interleave): run.json
+    ``interleave.pair`` when its base is ``base`` and it has a gain; else None."""
+    pair = (phase.run.get("interleave") or {}).get("pair") or {}
+    if pair.get("base") != base.name or not pair.get("gain"):
+        return None
+    return {"mode": pair["mode"], **pair["gain"]}
+
+
+def _measured_gain(phase: Phase, base: Phase):
+    """(change %, its 95 % CI in %, the gain as a ratio with CI and how it was paired):
+    interleaved with the base where it was, else from the two phases' separate runs."""
+    change, _ = _change(phase, base)
+    gain = paired_gain(phase, base)
+    if gain is not None:
+        ci = [(gain["low"] - 1) * 100, (gain["high"] - 1) * 100]
+        return (gain["ratio"] - 1) * 100, ci, gain
+    ci = change_ci(phase, base)
+    if change is None:
+        return None, None, None
+    ratio = {"ratio": change / 100 + 1, "mode": "separate runs", "method": "ratio of medians"}
+    if ci:
+        ratio.update(low=ci[0] / 100 + 1, high=ci[1] / 100 + 1)
+    return change, ci, ratio
 
 
 def plan_direction(knob: str, frm, to) -> bool | None:
@@ -202,8 +237,8 @@ def _verdict(phase, base, knob, changed, change, rng, predicted, corpus_changed,
 
 
 def _test(phase, base, knob, changed, gains, mode, corpus_changed=None) -> dict:
-    change, rng = _change(phase, base)
-    ci = change_ci(phase, base)
+    _, rng = _change(phase, base)
+    change, ci, gain = _measured_gain(phase, base)
     predicted = _predicted(knob, changed, gains)
     if len(changed) == 1:
         desc = _moves(phase, base, [knob])[0]
@@ -230,10 +265,13 @@ def _test(phase, base, knob, changed, gains, mode, corpus_changed=None) -> dict:
         "measured_pct": change,
         "measured_range_pct": rng,
         "measured_ci_pct": ci,
+        "gain": gain,
+        "pairing": gain["mode"] if gain else None,
         "verdict": verdict,
         "reason": reason,
         "text": f"{desc}: {pred}, measured {fmt.pct(change, 0, True)}"
         + (f" (95 % CI {range_text(ci)})" if ci else "")
+        + (f", gain {gain_text(gain)}" if gain else "")
         + f" → {verdict}",
     }
 
@@ -255,6 +293,8 @@ def _missing_base(phase: Phase, gains: dict) -> dict:
         "measured_pct": None,
         "measured_range_pct": None,
         "measured_ci_pct": None,
+        "gain": None,
+        "pairing": None,
         "verdict": "not testable here",
         "reason": f"base phase {ab.get('base')!r} is not among the phase dirs",
         "text": f"{knob}: base phase {ab.get('base')} missing → not testable here",
