@@ -34,7 +34,7 @@ import pandas as pd
 
 from filerate import config as cfg
 from filerate import corpus, fmt, stage, validate
-from filerate.engine import cluster, process, repeats, rounds, scheduler_log
+from filerate.engine import cluster, process, repeats, rounds, scheduler_log, taskspec
 from filerate.engine.machine import cpu_model
 
 HERE = Path(__file__).resolve().parent
@@ -93,13 +93,13 @@ def contexts(info, c: dict, threads: int, batch: int, layouts: list[str]) -> dic
     for layout in layouts:
         for analysis in GOAL:
             s = phase_settings(threads, analysis, batch, layout)
-            spec = process._task_spec(s, c["manifest"], c["data"])
+            spec = taskspec.task_spec(s, c["manifest"], c["data"])
             spec["device"] = "cpu"
             process._warm_workers(info, spec["manifest"])
             ctx = repeats.RepeatContext(
                 info.client,
                 spec,
-                process._batches(c["files"], batch),
+                taskspec.batches(c["files"], batch),
                 c["files"],
                 s,
                 time.monotonic() + 3600,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import statistics
 import sys
@@ -34,15 +33,16 @@ from filerate.engine import (
     security,
     slurm,
     tasks,
+    taskspec,
     worker_staging,
 )
 from filerate.engine.records import BATCH_COLUMNS, FileStatus
 from filerate.errors import UserError
 from filerate.stats import cv_pct
-from filerate.units import gib_to_bytes
 
 #: JSON of a fault to inject into every task (tests only: docs/RELIABILITY.md)
-TEST_FAULT_ENV = "FILERATE_TEST_FAULT"
+TEST_FAULT_ENV = taskspec.TEST_FAULT_ENV
+injected_fault = taskspec.injected_fault
 #: what a phase directory holds; run.json (written last) means the rest is complete
 OUTPUTS = ("run.json", "files.parquet", "batches.parquet", "resources.parquet")
 #: a ``full`` phase's duplicate pairs and groups (engine/dedup), removed with the outputs
@@ -178,14 +178,6 @@ def _print_soak(name: str, soak: dict | None) -> None:
         )
 
 
-def injected_fault(settings: dict) -> dict | None:
-    """The fault to inject (tests only): settings' ``_test_fault`` or $FILERATE_TEST_FAULT."""
-    fault = settings.get("_test_fault")
-    if fault is None and os.environ.get(TEST_FAULT_ENV):
-        fault = json.loads(os.environ[TEST_FAULT_ENV])
-    return fault
-
-
 def run_phase(
     settings: dict, manifest_path: str, data_dir: str, staging: dict | None, out: Path
 ) -> dict:
@@ -242,8 +234,8 @@ def prepare(
     manifest = coldrun.read_manifest(manifest_path)
     started_at = time.time()
     backend = backend or cluster.choose_backend(settings)
-    batches = _batches(len(manifest), settings["batch_size"])
-    spec_base = _task_spec(settings, manifest_path, data_dir)
+    batches = taskspec.batches(len(manifest), settings["batch_size"])
+    spec_base = taskspec.task_spec(settings, manifest_path, data_dir)
     deadline = time.monotonic() + settings["timeout_s"]  # cluster start-up counts too
     _clear_for_a_new_run(settings, out)
     storage = coldrun.RepeatStorage.prepare(settings, manifest_path, manifest, data_dir, staging)
@@ -384,30 +376,6 @@ def _find_duplicates(client, results, manifest, settings: dict, data_dir: str, o
     out.mkdir(parents=True, exist_ok=True)
     atomic.write_parquet(out / DUPLICATES, frame)
     return record
-
-
-def _task_spec(settings: dict, manifest_path: str, data_dir: str) -> dict:
-    """What every task of the phase is told (the row range and device are added later)."""
-    spec = {
-        "phase": settings["name"],
-        "manifest": str(Path(manifest_path).resolve()),
-        "data_dir": str(Path(data_dir).resolve()),
-        "analysis": settings["analysis"],
-        "max_file_bytes": settings["max_file_bytes"],
-        "gpu_budget_bytes": gib_to_bytes(settings["gpu_memory_per_worker_gb"]),
-    }
-    if settings["analysis"] == "full":
-        spec["minhash"] = settings["minhash"]
-    fault = injected_fault(settings)
-    if fault:
-        spec["_test_fault"] = fault
-        print(f"filerate process: warning: injecting a test fault: {fault}", file=sys.stderr)
-    return spec
-
-
-def _batches(n: int, size: int) -> list[tuple[int, int]]:
-    """Manifest rows [lo, hi) of each batch."""
-    return [(i, min(i + size, n)) for i in range(0, n, size)]
 
 
 def _ramdisk_root(staging: dict | None) -> str | None:

@@ -19,7 +19,7 @@ import psutil
 
 from filerate import fmt, soak
 from filerate.confidence import StoppingRule
-from filerate.engine import cluster, process, repeats, rounds, scheduler_log, tasks
+from filerate.engine import cluster, repeats, rounds, scheduler_log, tasks, taskspec
 from filerate.tune import request as req
 from filerate.tune.search import DominatedRule, Measured, Point
 
@@ -128,9 +128,9 @@ class SearchClusters:
 def measure_series(ctx: Context, info, settings: dict, rule) -> tuple:
     """A rounds.Series of one setting on a started cluster (its warm-up pass run now), and
     the repeats it records into (engine.repeats.PhaseRepeats: the batch rows)."""
-    spec = process._task_spec(settings, ctx.manifest, ctx.data_dir)
+    spec = taskspec.task_spec(settings, ctx.manifest, ctx.data_dir)
     spec["device"] = info.device
-    batches = process._batches(ctx.files, settings["batch_size"])
+    batches = taskspec.batches(ctx.files, settings["batch_size"])
     rctx = repeats.RepeatContext(
         info.client,
         spec,
