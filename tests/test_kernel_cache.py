@@ -30,3 +30,16 @@ def test_a_second_process_loads_the_kernels_from_the_cache():
     _cache_hits()  # compiles and writes the cache, unless an earlier run did
     hits = _cache_hits()
     assert all(n >= 1 for n in hits.values()), hits
+
+
+def test_the_cache_folder_is_keyed_by_the_source(tmp_path):
+    from filerate import kernelcache
+
+    assert kernelcache.CACHE_DIR.endswith(kernelcache.source_digest())
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "a.py").write_text("X = 1\n")
+    (pkg / "sub" / "b.py").write_text("Y = 2\n")
+    before = kernelcache.source_digest(pkg)
+    (pkg / "sub" / "b.py").write_text("Y = 3\n")  # a constant a kernel might freeze
+    assert kernelcache.source_digest(pkg) != before

@@ -6,3 +6,5 @@ and the per-file cap; verify.py: the candidates' exact Jaccard, tile by tile; fi
 exact duplicates, candidates verified, groups, and the duplicates.parquet frame
 (docs/DATA.md).
 """
+
+from filerate import kernelcache  # noqa: F401  (before any kernel: the cache folder)
