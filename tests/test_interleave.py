@@ -298,3 +298,86 @@ def test_group_rounds_in_blocks_stop_at_the_cap_and_carry_the_round_number():
     assert order == [(3, "A")] and a.stop_reason is None and len(a.records) == 4
     order = interleave.run_group_rounds([a], 1, clock, max_rounds=3, first_round=4)
     assert order == [(4, "A")] and a.stop_reason == "max_repeats"
+
+
+def test_unpaired_gain_is_none_when_the_base_median_is_0():
+    """Blocks mode: a base with some repeats above 0 but a median of 0 has no ratio (the
+    bootstrap would raise at the end of the group's run)."""
+    assert interleave.unpaired_gain([1.0, 2.0, 3.0], [0.0, 0.0, 5.0]) is None
+    assert interleave.unpaired_gain([1.0, 2.0, 3.0], [0.0, 0.0, 0.0]) is None
+    assert interleave.unpaired_gain([2.0, 2.0, 2.0], [1.0, 1.0, 0.0]).ratio == 2.0
+
+
+def _fake_member(name, staging=None, processes=1, backend=None):
+    from types import SimpleNamespace
+
+    from filerate.engine import group
+
+    settings = {"name": name, "resolved": {"processes": processes}}
+    job = SimpleNamespace(
+        settings=settings,
+        staging=staging,
+        backend=backend or {"device": "cpu"},
+        manifest=None,
+        data_dir=None,
+        out=name,
+    )
+    return group.Member(job)
+
+
+def test_the_ramdisk_sampled_is_a_staged_members_even_when_the_base_is_not():
+    from filerate.engine import group
+
+    staged = {"staged": True, "ramdisk_root": "/dev/shm/x"}
+    members = {n: _fake_member(n) for n in ("base", "v")}
+    assert group._staging(members) is None
+    members["v"] = _fake_member("v", staged)
+    assert group._staging(members) == staged
+
+
+def test_memory_estimate_counts_each_other_clusters_processes():
+    """Each other cluster's own worker processes (one per GPU on the GPU), not the first
+    cluster's count once per cluster."""
+    import os
+    from types import SimpleNamespace
+
+    from filerate.engine import group
+
+    gpu = {"device": "gpu", "gpu_probe": {"devices": [{}, {}]}}
+    members = {
+        "a": _fake_member("a", processes=1),
+        "b": _fake_member("b", processes=4),
+        "c": _fake_member("c", processes=4),
+        "g": _fake_member("g", processes=8, backend=gpu),
+    }
+    members["a"].info = SimpleNamespace(record={"workers": [{"pid": os.getpid()}]})
+    memory = group._memory_estimate(members, [["a"], ["b", "c"], ["g"]])
+    assert memory["extra_processes"] == 4 + 2  # b and c share one cluster
+    assert memory["rss_per_worker_process"] > 0
+
+
+def test_blocks_search_duplicates_once_per_member(monkeypatch):
+    """In blocks the rounds run again every turn; the duplicate search runs once."""
+    from contextlib import ExitStack
+    from types import SimpleNamespace
+
+    from filerate.engine import group, measurement, process
+
+    rule = StoppingRule(min_repeats=5, max_repeats=5, ci_target_pct=50, max_phase_s=1e9)
+    searched: list[str] = []
+
+    def start(stack: ExitStack, members, names):
+        for n in names:
+            members[n].info = SimpleNamespace(client=None)
+
+    def timed_series(ctx, done, settings, floor_threads, ramdisk, stack):
+        return [rounds.Series("x", lambda i: {"files_per_s": 1.0}, rule)], None
+
+    monkeypatch.setattr(group, "_start", start)
+    monkeypatch.setattr(group, "_memory_estimate", lambda members, layout: {"fits": False})
+    monkeypatch.setattr(measurement, "timed_series", timed_series)
+    monkeypatch.setattr(process, "_find_duplicates", lambda *a: searched.append(a[-1]))
+    members = {n: _fake_member(n) for n in ("a", "b")}
+    assert group._measure(members, [["a"], ["b"]]) == (False, {"fits": False})
+    assert all(len(m.series[0].records) == 5 for m in members.values())  # two turns
+    assert sorted(searched) == ["a", "b"]

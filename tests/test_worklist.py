@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from filerate.engine import repeats, scheduler_log, tasks, worklist
-from filerate.engine.records import FileStatus
+from filerate.engine.file_results import FileResults
+from filerate.engine.records import ErrorKind, FileError, FileStatus
 
 FILES = 600  # the small_corpus fixture
 BATCH = 70
@@ -124,7 +126,8 @@ def test_per_thread_repeat_matches_per_batch(client, small_corpus):
 def test_per_thread_failed_batch_is_errors_not_lost(client, small_corpus):
     ctx = _ctx(client, small_corpus, "per_thread", {"action": "raise", "start": 210})
     rec, _, res = repeats.run_repeat(ctx, 0, False, passes=2)
-    assert rec["failed_batches"] == [3] and rec["failed_tasks"] == 2  # once per pass
+    # the batch raised inside its task (both passes); no task failed
+    assert rec["failed_batches"] == [3] and rec["failed_tasks"] == 0
     assert rec["files_ok"] + rec["files_error"] == 2 * FILES
     assert (res.status[210:280] == FileStatus.BATCH_FAILED).all()
     assert res.errors[210].detail.startswith("RuntimeError: injected fault")
@@ -139,3 +142,34 @@ def test_per_thread_timeout_records_only_the_unfinished_batches(client, small_co
     assert (res.status[:BATCH] == FileStatus.TIMED_OUT).all()  # the batch still asleep
     assert (res.status[BATCH:] == FileStatus.OK).all()  # its group's others were done
     assert res.errors[0].kind == "timeout"
+
+
+def _fake_ctx():
+    return SimpleNamespace(batches=_batches())
+
+
+def test_fail_unset_returns_only_the_batches_it_marked():
+    """A failed per-thread task's items are its whole group's: only the batches no
+    result reached are recorded, and only those are returned (finding 6)."""
+    per_pass = [FileResults(FILES), FileResults(FILES)]
+    lo, hi = _batches()[1]
+    per_pass[0].status[lo:hi] = FileStatus.OK  # another task of the group did batch 1
+    items = [(p, b) for p in range(2) for b in range(3)]
+    error = FileError(ErrorKind.BATCH_FAILED, "KilledWorker: x")
+    done = repeats._fail_unset(_fake_ctx(), per_pass, items, FileStatus.BATCH_FAILED, error)
+    assert done == [(0, 0), (0, 2), (1, 0), (1, 1), (1, 2)]
+    assert (per_pass[0].status[lo:hi] == FileStatus.OK).all()
+    # a second task of the same group failing marks nothing more
+    assert repeats._fail_unset(_fake_ctx(), per_pass, items, FileStatus.BATCH_FAILED, error) == []
+
+
+def test_fault_fields_count_what_was_marked_and_returned():
+    """retried_batches: batches a retried task returned or was recorded as failing, not
+    its group's whole list; failed_tasks: tasks only, not batches that raised in one."""
+    rows = [SimpleNamespace(batch=b, key="t0") for b in (0, 1)]
+    rows += [SimpleNamespace(batch=b, key="t1") for b in (2, 3)]
+    marked = repeats._Marked(failed=[("t1", 4), ("t2", 5)], timed_out=[("t0", 6)])
+    marked.failed_tasks = 1
+    fields = repeats._fault_fields(rows, marked, {"t1": 2})
+    assert fields == {"retried_batches": [2, 3, 4], "failed_tasks": 1, "failed_batches": [4, 5]}
+    assert repeats._fault_fields(rows, repeats._Marked(), {})["retried_batches"] == []

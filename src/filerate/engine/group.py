@@ -130,6 +130,7 @@ class Member:
     floor_plan: tuple = (None, "")
     order: list = field(default_factory=list)
     dedup: dict | None = None
+    searched: bool = False  # the duplicate search ran (once: blocks run _rounds again)
     #: this member's warm-up of the (maybe shared) cluster, and who shared it
     warm: dict = field(default_factory=dict)
 
@@ -157,7 +158,7 @@ def run_group(group: str, specs: list[dict]) -> dict:
         lambda s: members[s["name"]].job.backend["device"],
     )
     first = members[layout[0][0]].job
-    ramdisk = process._ramdisk_root(next((m.job.staging for m in members.values()), None))
+    ramdisk = process._ramdisk_root(_staging(members))
     with monitor.Sampler(ramdisk, device=disk.block_device(first.data_dir)) as sampler:
         side_by_side, memory = _measure(members, layout)
     # after the sampler stopped: its frame is read once per member
@@ -179,13 +180,19 @@ def run_group(group: str, specs: list[dict]) -> dict:
     return record
 
 
+def _staging(members: dict[str, Member]) -> dict | None:
+    """The first staged member's staging record (its RAM disk is the one sampled), or
+    None when no member staged its corpus."""
+    return next((m.job.staging for m in members.values() if m.job.staging), None)
+
+
 def _measure(members: dict[str, Member], layout: list[list[str]]) -> tuple[bool, dict]:
     """Start the clusters and run the rounds: side by side when memory allows, else in
     alternating blocks. Returns (side_by_side, the memory estimate)."""
     t0 = time.monotonic()
     with ExitStack() as stack:
         _start(stack, members, layout[0])  # closed last: clusters close in reverse order
-        memory = _memory_estimate(members[layout[0][0]].info, layout)
+        memory = _memory_estimate(members, layout)
         side = memory["fits"]
         if side:
             for names in layout[1:]:
@@ -269,7 +276,8 @@ def _rounds(
 ) -> None:
     """Every member's series (filerate, then its floor) in rounds on the started clusters,
     the records of earlier blocks carried on; then each ``full`` member's duplicate search
-    while its cluster is still up."""
+    while its cluster is still up, once: in blocks, after the member's first block (every
+    repeat reads the same files, so its results give the same duplicates)."""
     ready = [members[n] for n in names if members[n].done.status == "ok"]
     series = []
     for m in ready:
@@ -294,21 +302,25 @@ def _rounds(
     for m in members.values():
         if m.name in names:
             m.order += order
-            m.dedup = process._find_duplicates(
-                m.info.client,
-                m.done.last,
-                m.job.manifest,
-                m.job.settings,
-                m.job.data_dir,
-                m.job.out,
-            )
+            if not m.searched:
+                m.searched = True
+                m.dedup = process._find_duplicates(
+                    m.info.client,
+                    m.done.last,
+                    m.job.manifest,
+                    m.job.settings,
+                    m.job.data_dir,
+                    m.job.out,
+                )
 
 
-def _memory_estimate(info: cluster.ClusterInfo, layout: list[list[str]]) -> dict:
+def _memory_estimate(members: dict[str, Member], layout: list[list[str]]) -> dict:
     """The first cluster's worker memory (RSS per process, measured) against what the
-    other clusters' processes would need, and the memory available now."""
+    other clusters' processes (each cluster's own count) would need, and the memory
+    available now."""
     import psutil
 
+    info = members[layout[0][0]].info
     rss = []
     for w in info.record.get("workers", []):
         try:
@@ -316,7 +328,7 @@ def _memory_estimate(info: cluster.ClusterInfo, layout: list[list[str]]) -> dict
         except (psutil.Error, TypeError, ValueError):
             continue
     per_process = max(rss) if rss else 0
-    extra = sum(1 for _ in layout[1:]) * max(1, len(info.record.get("workers", [])))
+    extra = sum(_cluster_processes(members[names[0]].job) for names in layout[1:])
     available = psutil.virtual_memory().available
     return {
         "rss_per_worker_process": per_process,
@@ -325,6 +337,14 @@ def _memory_estimate(info: cluster.ClusterInfo, layout: list[list[str]]) -> dict
         "share": interleave.MEMORY_SHARE,
         "fits": interleave.fits_side_by_side(extra, per_process, available),
     }
+
+
+def _cluster_processes(job: process.PhaseJob) -> int:
+    """Worker processes the cluster made from ``job``'s settings will have (engine.cluster:
+    one per GPU on the GPU, else the resolved processes)."""
+    if job.backend.get("device") == "gpu":
+        return max(1, len((job.backend.get("gpu_probe") or {}).get("devices", [])))
+    return max(1, job.settings["resolved"]["processes"])
 
 
 def _measured_tuple(m: Member) -> tuple:

@@ -22,6 +22,7 @@ Pair modes (run.json ``interleave.mode``, the comparison table):
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -193,8 +194,9 @@ def paired_gain(variant: list[float], base: list[float]) -> Gain | None:
 
 
 def unpaired_gain(variant: list[float], base: list[float]) -> Gain | None:
-    """Blocks mode: ratio of the medians with a bootstrap CI (fixed seed)."""
-    if not variant or not base or not any(base):
+    """Blocks mode: ratio of the medians with a bootstrap CI (fixed seed). None without
+    values on both sides or when the base's median is 0 (no ratio)."""
+    if not variant or not base or statistics.median(base) <= 0:
         return None
     c = ratio_ci(variant, base)
     n = min(len(variant), len(base))

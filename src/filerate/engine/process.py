@@ -129,7 +129,7 @@ def run(args) -> int:
     if s["retries"] or result["lost_workers"]:
         print(
             f"phase {settings['name']}: {len(result['lost_workers'])} worker(s) lost, "
-            f"{s['retries']} batch attempt(s) retried, {s['failed_tasks']} batch(es) failed "
+            f"{s['retries']} batch attempt(s) retried, {s['failed_tasks']} task(s) failed "
             "(see lost_workers and repeats in run.json)",
             file=sys.stderr,
         )

@@ -197,7 +197,7 @@ def run_repeat(
         submitted = _submit_per_thread(ctx, r, token, passes, threads)
     else:
         submitted = _submit(ctx, r, token, passes)
-    rows, failed, timed_out = _collect(ctx, submitted, per_pass, r, warmup)
+    rows, marked, timed_out = _collect(ctx, submitted, per_pass, r, warmup)
     wall = time.perf_counter() - t0
     stop_epoch = time.time()
     ctx.pass_s = wall / passes
@@ -224,9 +224,7 @@ def run_repeat(
         # tasks started more than once, and the extra starts (null: scheduler log unread)
         "retried_tasks": len(retried) if attempts is not None else None,
         "retries": sum(a - 1 for a in retried.values()) if attempts is not None else None,
-        "retried_batches": sorted({b for k in retried for _, b in submitted.meta[k][0]}),
-        "failed_tasks": len(failed),
-        "failed_batches": sorted({b for _, items, _ in failed for _, b in items}),
+        **_fault_fields(rows, marked, retried),
         "timed_out": timed_out,
         "lost_workers": lost,
         "joined_workers": joined,
@@ -298,12 +296,13 @@ def _submit_per_thread(
 
 
 def _collect(ctx: RepeatContext, submitted: _Submitted, per_pass: list, r: int, warmup: bool):
-    """Place results as they come back: (batch rows, failed (key, items, error), timed out).
-    Items no result reached are recorded once every task has answered, since a per-thread
-    task's batches may have been done by another task of its group."""
+    """Place results as they come back: (batch rows, the batches recorded as errors as a
+    _Marked, timed out). Items no result reached are recorded once every task has
+    answered, since a per-thread task's batches may have been done by another task of its
+    group."""
     from distributed import as_completed
 
-    rows, failed = [], []
+    rows, failed, marked = [], [], _Marked()
     pending = set(submitted.meta)
     timeout = max(1.0, ctx.deadline - time.monotonic())
     try:
@@ -314,6 +313,7 @@ def _collect(ctx: RepeatContext, submitted: _Submitted, per_pass: list, r: int, 
                 out = fut.result()
             except Exception as exc:  # failed on every attempt (e.g. KilledWorker)
                 failed.append((fut.key, items, _batch_error(exc)))
+                marked.failed_tasks += 1
                 continue
             for p, b, res in out if isinstance(out, list) else [(*items[0], out)]:
                 if isinstance(res, str):  # per-thread task: this batch raised
@@ -325,23 +325,54 @@ def _collect(ctx: RepeatContext, submitted: _Submitted, per_pass: list, r: int, 
                 rows.append(_batch_record(res, r, warmup, b, fut.key, sent))
     except TimeoutError:
         ctx.client.cancel([f for f in submitted.futures if f.key in pending])
-    for _, items, error in failed:
-        _fail_unset(ctx, per_pass, items, FileStatus.BATCH_FAILED, error)
+    for key, items, error in failed:
+        done = _fail_unset(ctx, per_pass, items, FileStatus.BATCH_FAILED, error)
+        marked.failed += [(key, b) for _, b in done]
     error = FileError(
         ErrorKind.TIMEOUT,
         f"phase passed timeout_s={ctx.settings['timeout_s']:g} before this batch finished",
     )
     for key in pending:
-        _fail_unset(ctx, per_pass, submitted.meta[key][0], FileStatus.TIMED_OUT, error)
-    return rows, failed, bool(pending)
+        done = _fail_unset(ctx, per_pass, submitted.meta[key][0], FileStatus.TIMED_OUT, error)
+        marked.timed_out += [(key, b) for _, b in done]
+    return rows, marked, bool(pending)
 
 
-def _fail_unset(ctx, per_pass: list, items, status: FileStatus, error: FileError) -> None:
-    """Record the batches among ``items`` that got no result as ``error``."""
+@dataclass
+class _Marked:
+    """What _collect recorded as errors: (task key, batch) of each batch it marked failed
+    or timed out (only batches no result reached: with per-thread tasks a task's items
+    are its whole group's), and the tasks that failed on every attempt."""
+
+    failed: list = field(default_factory=list)
+    timed_out: list = field(default_factory=list)
+    failed_tasks: int = 0
+
+
+def _fault_fields(rows: list[BatchRecord], marked: _Marked, retried: dict) -> dict:
+    """run.json's retried_batches (batches a retried task returned or was recorded as
+    failing), failed_tasks (tasks that failed on every attempt; a batch that raised
+    inside a per-thread task is only in failed_batches) and failed_batches (batches
+    recorded as failed)."""
+    retried_batches = {row.batch for row in rows if row.key in retried}
+    retried_batches |= {b for k, b in marked.failed + marked.timed_out if k in retried}
+    return {
+        "retried_batches": sorted(retried_batches),
+        "failed_tasks": marked.failed_tasks,
+        "failed_batches": sorted({b for _, b in marked.failed}),
+    }
+
+
+def _fail_unset(ctx, per_pass: list, items, status: FileStatus, error: FileError) -> list:
+    """Record the batches among ``items`` that got no result as ``error``; returns the
+    (pass, batch) items it recorded."""
+    done = []
     for p, b in items:
         lo, hi = ctx.batches[b]
         if hi > lo and per_pass[p].status[lo] == FileStatus.UNSET:
             per_pass[p].fail(lo, hi, status, error)
+            done.append((p, b))
+    return done
 
 
 def _batch_error(exc: Exception) -> FileError:
