@@ -198,3 +198,21 @@ def test_plan_and_report_share_the_oversubscription_fact(capsys):
     assert main(["plan", "--config", str(root / "config" / "config.yaml"), "--cpu-count", "2"]) == 0
     err = capsys.readouterr().err
     assert "warning: phase baseline: 12 threads in 2 processes on 2 CPUs: oversubscribed" in err
+
+
+def test_entries_sort_suffix_ten_after_nine(tmp_path, capsys):
+    """A partial rerun keeps the first run's start time: -10 comes after -9 (finding 11)."""
+    root = tmp_path / "history"
+    base = "20261128T040312Z-vm"
+    names = [base] + [f"{base}-{n}" for n in range(2, 12)]
+    for i, name in enumerate(names):
+        (root / name).mkdir(parents=True)
+        recorded = f"2026-11-28T05:{i:02d}:00+00:00"
+        (root / name / history.ENTRY).write_text(json.dumps({"recorded_at": recorded}))
+    (root / "20261128T050000Z-vm").mkdir()  # a later start, recorded before the reruns
+    (root / "20261128T050000Z-vm" / history.ENTRY).write_text(
+        json.dumps({"recorded_at": "2026-11-28T05:00:00+00:00"})
+    )
+    known = [p.name for p in history.entries(root)]
+    assert known == [*names, "20261128T050000Z-vm"]
+    assert compare.pick([], root)[0].name == f"{base}-11"
