@@ -11,7 +11,7 @@ import pytest
 from filerate import config as cfg
 from filerate import history
 from filerate.cli import main
-from filerate.reports import compare, compare_text
+from filerate.reports import compare, compare_text, measured
 from filerate.reports.html.history import section_history
 from filerate.reports.load import Phase
 
@@ -152,13 +152,79 @@ def test_cli_compares_the_last_two_and_can_fail_on_a_slowdown(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     a, b = history.entries(root)
     assert (result["a"]["label"], result["b"]["label"]) == (a.name, b.name)
-    assert result["phases"][0]["change"]["verdict"] == "slower"
-    assert main(["compare", "--history-dir", str(root), "--fail-if-slower"]) == 1
-    assert "slower beyond the CI: p" in capsys.readouterr().err
+    # −9 %: beyond the CI but under the default 10 % threshold: not slower, no failure
+    assert result["threshold_pct"] == 10
+    assert result["phases"][0]["change"]["verdict"] == "below threshold"
+    assert result["phases"][0]["change"]["high"] < 1
+    assert main(["compare", "--history-dir", str(root), "--fail-if-slower"]) == 0
+    assert "below threshold (< 10 %)" in capsys.readouterr().out
+    args = ["compare", "--history-dir", str(root), "--threshold", "5"]
+    assert main([*args, "--fail-if-slower"]) == 1
+    assert "slower beyond the CI and the 5 % threshold: p" in capsys.readouterr().err
     # one run named: against the newest; a results folder works as a side too
-    assert main(["compare", a.name, "--history-dir", str(root), "--markdown"]) == 0
-    assert "slower (real)" in capsys.readouterr().out
+    assert main(["compare", a.name, "--history-dir", str(root), "--markdown", "--threshold=5"]) == 0
+    out = capsys.readouterr().out
+    assert "slower (real)" in out and "at least 5 % (--threshold)" in out
     assert main(["compare", str(a), str(tmp_path / "results")]) == 0
+
+
+def test_threshold_must_be_a_percentage(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--threshold", "ten", "--history-dir", str(tmp_path)])
+    assert "a percentage" in capsys.readouterr().err
+
+
+BIG = [v * 1.3 for v in BASE]  # +30 %, well beyond the threshold
+
+
+def test_floor_moving_too_is_machine_drift_and_does_not_fail(tmp_path, capsys):
+    """Same commit, the machine 30 % faster in B: files/s changes for real, the fraction
+    of the floor does not (the floor moved too): drift, not faster/slower."""
+    steady = {"floor": (0.40, 0.38, 0.42)}
+    _, root = two_runs(
+        tmp_path,
+        {"up": {"values": BASE, **steady}, "down": {"values": BIG, **steady}},
+        {"up": {"values": BIG, **steady}, "down": {"values": BASE, **steady}},
+    )
+    a, b = history.entries(root)
+    result = compare.compare(compare.load_side(a), compare.load_side(b))
+    by = {p["phase"]: p["change"] for p in result["phases"]}
+    assert by["up"]["verdict"] == by["down"]["verdict"] == "machine drift"
+    assert (by["up"]["raw_verdict"], by["down"]["raw_verdict"]) == ("faster", "slower")
+    assert by["down"]["high"] < 1  # the CI still says B's files/s was lower
+    text = compare_text.terminal(result)
+    assert "machine drift (the floor moved too)" in text and "machine drift = " in text
+    assert main(["compare", "--history-dir", str(root), "--fail-if-slower"]) == 0
+
+
+def test_a_real_change_needs_the_floor_fraction_to_move_too(tmp_path):
+    _, root = two_runs(
+        tmp_path,
+        {"p": {"values": BASE, "floor": (0.40, 0.38, 0.42)}, "q": {"values": BASE}},
+        {"p": {"values": BIG, "floor": (0.52, 0.50, 0.54)}, "q": {"values": BIG}},
+    )
+    a, b = history.entries(root)
+    result = compare.compare(compare.load_side(a), compare.load_side(b))
+    by = {p["phase"]: p for p in result["phases"]}
+    assert by["p"]["floor"]["verdict"] == "closer to the floor"
+    assert by["p"]["change"]["verdict"] == "faster"  # filerate itself moved
+    assert by["q"]["floor"] is None and by["q"]["change"]["verdict"] == "faster"  # no floor
+    # a floor fraction that moved less than the threshold is no real move either
+    small = compare.floor_change(
+        {"value": 0.40, "low": 0.395, "high": 0.405}, {"value": 0.42, "low": 0.415, "high": 0.425}
+    )
+    assert small["verdict"] == "below threshold"
+    assert compare.drift({"verdict": "slower"}, small)["verdict"] == "machine drift"
+    assert compare.drift({"verdict": "below threshold"}, small)["verdict"] == "below threshold"
+
+
+def test_compare_and_the_tables_use_the_same_repeats(tmp_path):
+    """A 0 files/s repeat counts in run.json's median, the tables and compare alike."""
+    values = [0.0, 1000.0, 1010.0, 990.0]
+    d = write_run(tmp_path / "results", "p", values)
+    run = json.loads((d / "run.json").read_text())
+    assert compare.throughput(run)["values"] == values
+    assert measured.timed_values(Phase("p", d, run)) == values
 
 
 def test_cli_needs_two_runs(tmp_path, capsys):
@@ -198,3 +264,21 @@ def test_plan_and_report_share_the_oversubscription_fact(capsys):
     assert main(["plan", "--config", str(root / "config" / "config.yaml"), "--cpu-count", "2"]) == 0
     err = capsys.readouterr().err
     assert "warning: phase baseline: 12 threads in 2 processes on 2 CPUs: oversubscribed" in err
+
+
+def test_entries_sort_suffix_ten_after_nine(tmp_path, capsys):
+    """A partial rerun keeps the first run's start time: -10 comes after -9 (finding 11)."""
+    root = tmp_path / "history"
+    base = "20261128T040312Z-vm"
+    names = [base] + [f"{base}-{n}" for n in range(2, 12)]
+    for i, name in enumerate(names):
+        (root / name).mkdir(parents=True)
+        recorded = f"2026-11-28T05:{i:02d}:00+00:00"
+        (root / name / history.ENTRY).write_text(json.dumps({"recorded_at": recorded}))
+    (root / "20261128T050000Z-vm").mkdir()  # a later start, recorded before the reruns
+    (root / "20261128T050000Z-vm" / history.ENTRY).write_text(
+        json.dumps({"recorded_at": "2026-11-28T05:00:00+00:00"})
+    )
+    known = [p.name for p in history.entries(root)]
+    assert known == [*names, "20261128T050000Z-vm"]
+    assert compare.pick([], root)[0].name == f"{base}-11"

@@ -21,6 +21,11 @@ def test_rates_and_intervals_read_the_same_everywhere():
     assert fmt.short_rate(95_108) == "95.1K files/s"
     assert fmt.short_rate(1_234_567) == "1.23M files/s"
     assert fmt.short_rate(512) == "512 files/s"
+    # rounded first, unit picked after: never "1,000K" or "100.0"
+    assert fmt.short_rate(999_600) == "1.00M files/s"
+    assert fmt.short_rate(999.6) == "1.00K files/s"
+    assert fmt.short_rate(99.96) == "100 files/s"
+    assert fmt.short_rate(9.996) == "10.0 files/s"
 
 
 def test_sizes_are_decimal_si():

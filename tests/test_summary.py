@@ -83,3 +83,20 @@ def test_never_fails_and_says_why_in_one_line(results, capsys):
 def test_prints_nothing_before_the_tables_exist(tmp_path, capsys):
     summary.print_summary(str(tmp_path))
     assert capsys.readouterr().out == ""
+
+
+def test_a_failed_validation_says_what_failed():
+    row = {"validation_ok": "false", "files_error": 0, "mismatches": 0, "corpus_files": 10}
+    val = {"missing": 2, "duplicated": 1, "unexpected": 0}
+    assert summary.validated_text(row, val) == "FAILED: 2 missing, 1 duplicated"
+    assert "0 errors" not in summary.validated_text(row, {})
+    assert summary.validated_text(row, {}).startswith("FAILED (")
+
+
+def test_limit_is_the_bottleneck_storys_cut_for_the_terminal():
+    from filerate.reports.bottlenecks.story import files_per_s_limit
+
+    long = {"limit": "x" * 80, "processing_limit": None}
+    assert files_per_s_limit(long) == "x" * 80
+    assert summary.limit_text(long) == "x" * (summary.LIMIT_CHARS - 1) + "…"
+    assert summary.limit_text({}) == files_per_s_limit({}) == "—"

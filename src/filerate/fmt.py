@@ -56,10 +56,13 @@ def rate(files_per_s, unit: str = "files/s") -> str:
 
 
 def short_rate(files_per_s) -> str:
-    """A headline rate to three significant figures: 95.1K files/s, 1.23M files/s."""
+    """A headline rate to three significant figures: 95.1K files/s, 1.23M files/s. The
+    rate is rounded first and the unit picked after, so 999,600 reads 1.00M, not 1,000K."""
     f = as_number(files_per_s)
     if f is None:
         return MISSING
+    if f:
+        f = round(f, 2 - math.floor(math.log10(abs(f))))
     for scale, suffix in ((1e6, "M"), (1e3, "K")):
         if abs(f) >= scale:
             return f"{_sig3(f / scale)}{suffix} files/s"

@@ -88,11 +88,21 @@ def run_id(started_at: float | None, host: str) -> str:
     return f"{when:%Y%m%dT%H%M%SZ}-{safe_host}"
 
 
+def _order(path: Path) -> tuple:
+    """Sort key of an entry: its start time (the name's first 16 characters), then when it
+    was recorded, then the name's ``-2``, ``-10`` … suffix as a number (a partial rerun
+    keeps the first run's start time: ``-10`` must sort after ``-9``, not after ``-1``)."""
+    name = path.name
+    suffix = re.search(r"-(\d+)$", name)
+    recorded = str(read_entry(path).get("recorded_at") or "")
+    return (name[:16], recorded, int(suffix.group(1)) if suffix else 0, name)
+
+
 def entries(root: Path) -> list[Path]:
-    """The complete history entries, oldest first (their names sort by time)."""
+    """The complete history entries, oldest first (by start time, then recording time)."""
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and (p / ENTRY).is_file())
+    return sorted((p for p in root.iterdir() if p.is_dir() and (p / ENTRY).is_file()), key=_order)
 
 
 def read_entry(path: Path) -> dict:
@@ -209,7 +219,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{path.name}  {', '.join(entry.get('phases') or [])}")
         return 0
     path, new = record(results, root)
-    older = [p for p in entries(root) if p.name < path.name]
+    known = entries(root)
+    older = known[: known.index(path)] if path in known else []
     print(f"filerate history: {'kept' if new else 'already kept'} as {path}")
     if args.out:
         write_json(

@@ -45,7 +45,10 @@ def one_pass(row: dict, run: dict) -> tuple[float | None, float | None]:
     return (rp["seconds"], rp["files_per_s"]) if rp else (None, None)
 
 
-def validated_text(row: dict) -> str:
+def validated_text(row: dict, validation: dict | None = None) -> str:
+    """``ok (N files)``, ``not validated`` or ``FAILED: 2 missing, 1 duplicated`` with every
+    non-zero count (the table's errors and mismatches, validation.json's missing, duplicated
+    and unexpected files): a failure is never shown as ``0 errors, 0 mismatches``."""
     ok, errors = row.get("validation_ok"), as_number(row.get("files_error")) or 0
     mismatches = as_number(row.get("mismatches")) or 0
     files = num(row.get("corpus_files"))
@@ -53,15 +56,30 @@ def validated_text(row: dict) -> str:
         return f"ok ({files} files)"
     if ok is None:
         return "not validated"
-    return f"FAILED: {num(errors)} errors, {num(mismatches)} mismatches"
+    val = validation or {}
+    counts = [
+        ("errors", errors),
+        ("mismatches", mismatches),
+        ("missing", as_number(val.get("missing")) or 0),
+        ("duplicated", as_number(val.get("duplicated")) or 0),
+        ("unexpected", as_number(val.get("unexpected")) or 0),
+    ]
+    said = ", ".join(f"{num(n)} {label}" for label, n in counts if n)
+    return f"FAILED: {said}" if said else "FAILED (a repeat missed files: see validation.json)"
 
 
 def limit_text(phase: dict) -> str:
-    text = phase.get("processing_limit") or phase.get("limit") or MISSING
+    """The bottleneck story's files/s limit (the HTML and Markdown say the same), cut to
+    LIMIT_CHARS for the terminal."""
+    from filerate.reports.bottlenecks.story import files_per_s_limit  # pandas: lazily
+
+    text = files_per_s_limit(phase)
     return text if len(text) <= LIMIT_CHARS else text[: LIMIT_CHARS - 1] + "…"
 
 
-def phase_cells(row: dict, run: dict, bottleneck: dict) -> list[str]:
+def phase_cells(
+    row: dict, run: dict, bottleneck: dict, validation: dict | None = None
+) -> list[str]:
     total_s, pass_rate = one_pass(row, run)
     real = f"{short_rate(pass_rate)} ({seconds(total_s)})" if total_s else MISSING
     return [
@@ -72,7 +90,7 @@ def phase_cells(row: dict, run: dict, bottleneck: dict) -> list[str]:
             row.get("files_per_s_ci_high"),
         ),
         real,
-        validated_text(row),
+        validated_text(row, validation),
         limit_text(bottleneck),
     ]
 
@@ -88,7 +106,8 @@ def table_lines(results: Path) -> list[str]:
         row = {k: (None if isinstance(v, float) and v != v else v) for k, v in rec.items()}
         name = str(row["phase"])
         run = _read_json(results / "phases" / name / "run.json")
-        body.append(phase_cells(row, run, limits.get(name, {})))
+        validation = _read_json(results / "phases" / name / "validation.json")
+        body.append(phase_cells(row, run, limits.get(name, {}), validation))
     widths = [max(len(r[i]) for r in [HEADERS, *body]) for i in range(len(HEADERS))]
 
     def line(cells: list[str]) -> str:

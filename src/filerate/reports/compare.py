@@ -1,5 +1,5 @@
 """``filerate compare A B``: which phases got faster or slower between two runs, and which
-changes are only noise.
+changes are only noise or machine drift.
 
 A and B are history entries (``results/history/<run id>``, by path, id or id prefix) or
 results folders; with no argument the two newest entries, with one that run against the
@@ -7,23 +7,31 @@ newest. Per phase present in both:
 
 - **files/s**: each run's median of its timed repeats with its 95 % CI, and the change
   B / A with a 95 % bootstrap CI from the per-repeat files/s stored in run.json
-  (``confidence.ratio_ci``). The change is *real* only when that CI excludes 1 (no
-  change); otherwise it is *within noise*. Runs without per-repeat values fall back to
-  the medians' CIs: real only when they do not overlap.
+  (``confidence.ratio_ci``). Runs without per-repeat values fall back to the medians'
+  CIs (they must not overlap).
 - **fraction of the floor** (filerate's files/s over a bare compiled read loop measured
-  in the same rounds): steadier than files/s on a busy machine, since both share its
-  load. Real only when the two fractions' CIs do not overlap.
+  in the same rounds): steadier than files/s when the machine itself drifts, since both
+  share its state. Its intervals must not overlap.
 - **settings that differ** (corpus size, analysis, batch, threads, backend, staging,
   cache, CPUs, host): a change there explains a change in files/s better than noise does.
 
+A change is *real* (faster / slower) only when its CI excludes no change **and** it is at
+least ``--threshold`` percent (default 10, as asv's ``--factor 1.1``): the repeats of one
+run do not see the drift between runs, so two runs of the same commit can differ beyond
+their CIs (docs/COMPARE.md, measured). A change whose CI excludes 0 but that is smaller is
+*below threshold*. Where both runs measured the floor and files/s changed for real but
+the fraction of the floor did not, the verdict is *machine drift* (the floor moved too).
+
 Output: a terminal table (default), ``--markdown`` or ``--json``; ``--fail-if-slower``
-exits 1 when a phase got slower beyond its CI (for CI jobs).
+exits 1 when a phase's verdict is slower (real), never for drift, noise or a change below
+the threshold (for CI jobs).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -32,6 +40,10 @@ from filerate.confidence import median_ci, ratio_ci
 from filerate.errors import UserError
 from filerate.fmt import MISSING, as_number
 from filerate.reports.compare_text import markdown, terminal
+from filerate.stats import timed_files_per_s
+
+#: smallest change, in % of A, that counts as real (asv's default factor is 1.1)
+THRESHOLD_PCT = 10.0
 
 #: run.json settings whose change makes two runs measure different things
 COMPARED_SETTINGS = (
@@ -62,16 +74,10 @@ def load_side(path: Path, names: list[str] | None = None) -> dict:
     return {"label": label, "path": str(path), "entry": entry, "runs": runs}
 
 
-def _timed_values(run: dict) -> list[float]:
-    reps = [r for r in run.get("repeats") or [] if not r.get("warmup")]
-    values = (as_number(r.get("files_per_s")) for r in reps)
-    return [v for v in values if v is not None]
-
-
 def throughput(run: dict) -> dict:
     """Median files/s with its CI (run.json's, else from the repeats) and the repeats."""
     s = run.get("summary") or {}
-    values = _timed_values(run)
+    values = timed_files_per_s(run)
     ci = s.get("files_per_s_ci") or {}
     median = as_number(s.get("files_per_s_median"))
     low, high = as_number(ci.get("low")), as_number(ci.get("high"))
@@ -99,27 +105,51 @@ def _direction(low: float | None, high: float | None, a_hi, a_lo, b_lo, b_hi) ->
     return "faster" if b_lo > a_hi else "slower" if b_hi < a_lo else "within noise"
 
 
-def change(a: dict, b: dict) -> dict:
-    """B's files/s against A's: the ratio, its CI, the method and the verdict."""
+def _large(ratio: float | None, threshold_pct: float) -> bool:
+    """Whether B/A = ``ratio`` is a change of at least ``threshold_pct`` % either way."""
+    return ratio is not None and abs(ratio - 1) * 100 >= threshold_pct
+
+
+def change(a: dict, b: dict, threshold_pct: float = THRESHOLD_PCT) -> dict:
+    """B's files/s against A's: the ratio, its CI, the method and the verdict before the
+    floor is looked at: faster / slower (CI excludes 1 and at least the threshold), below
+    threshold (CI excludes 1, smaller), within noise, no CI or no data."""
     if a["median"] is None or b["median"] is None or not a["median"]:
         return {"ratio": None, "low": None, "high": None, "method": None, "verdict": "no data"}
     ratio, low, high, method = b["median"] / a["median"], None, None, "medians' CIs"
-    if len(a["values"]) >= 2 and len(b["values"]) >= 2 and any(a["values"]):
+    if len(a["values"]) >= 2 and len(b["values"]) >= 2 and statistics.median(a["values"]):
         ci = ratio_ci(b["values"], a["values"])
         ratio, low, high, method = ci.ratio, ci.low, ci.high, "bootstrap CI of the repeats"
     verdict = _direction(low, high, a["high"], a["low"], b["low"], b["high"])
+    if verdict in ("faster", "slower") and not _large(ratio, threshold_pct):
+        verdict = "below threshold"
     return {"ratio": ratio, "low": low, "high": high, "method": method, "verdict": verdict}
 
 
-def floor_change(a: dict | None, b: dict | None) -> dict | None:
+def floor_change(a: dict | None, b: dict | None, threshold_pct: float = THRESHOLD_PCT):
+    """The fraction of the floor, A → B: its ratio and a verdict (closer to / further from
+    the floor when the intervals do not overlap and it moved by at least the threshold;
+    below threshold; within noise; no CI), or None unless both runs measured the floor."""
     if a is None or b is None:
         return None
     verdict = _direction(None, None, a["high"], a["low"], b["low"], b["high"])
-    if verdict == "faster":
+    moved = b["value"] / a["value"] if a["value"] else None
+    if verdict in ("faster", "slower") and not _large(moved, threshold_pct):
+        verdict = "below threshold"
+    elif verdict == "faster":
         verdict = "closer to the floor"
     elif verdict == "slower":
         verdict = "further from the floor"
-    return {"a": a, "b": b, "verdict": verdict}
+    return {"a": a, "b": b, "ratio": moved, "verdict": verdict}
+
+
+def drift(ch: dict, floor: dict | None) -> dict:
+    """``ch`` with verdict 'machine drift' where files/s changed for real but the fraction
+    of the floor, measured in both runs, did not (the floor moved with it)."""
+    steady = ("within noise", "below threshold")
+    if ch["verdict"] in ("faster", "slower") and floor and floor["verdict"] in steady:
+        return ch | {"verdict": "machine drift", "raw_verdict": ch["verdict"]}
+    return ch
 
 
 def settings_differ(a: dict, b: dict) -> list[str]:
@@ -140,19 +170,20 @@ def _setting(value) -> str:
     return str(value)
 
 
-def compare_phase(name: str, run_a: dict, run_b: dict) -> dict:
+def compare_phase(name: str, run_a: dict, run_b: dict, threshold_pct=THRESHOLD_PCT) -> dict:
     a, b = throughput(run_a), throughput(run_b)
+    floor = floor_change(floor_fraction(run_a), floor_fraction(run_b), threshold_pct)
     return {
         "phase": name,
         "a": {k: a[k] for k in ("median", "low", "high")} | {"repeats": len(a["values"])},
         "b": {k: b[k] for k in ("median", "low", "high")} | {"repeats": len(b["values"])},
-        "change": change(a, b),
-        "floor": floor_change(floor_fraction(run_a), floor_fraction(run_b)),
+        "change": drift(change(a, b, threshold_pct), floor),
+        "floor": floor,
         "settings_differ": settings_differ(run_a, run_b),
     }
 
 
-def compare(side_a: dict, side_b: dict) -> dict:
+def compare(side_a: dict, side_b: dict, threshold_pct: float = THRESHOLD_PCT) -> dict:
     """The whole comparison (what --json prints)."""
     names = list(side_a["runs"]) + [n for n in side_b["runs"] if n not in side_a["runs"]]
     phases, only = [], {"a": [], "b": []}
@@ -161,12 +192,15 @@ def compare(side_a: dict, side_b: dict) -> dict:
         if ra is None or rb is None:
             only["a" if rb is None else "b"].append(name)
             continue
-        phases.append(compare_phase(name, ra, rb))
+        phases.append(compare_phase(name, ra, rb, threshold_pct))
     return {
         "a": {k: side_a[k] for k in ("label", "path")},
         "b": {k: side_b[k] for k in ("label", "path")},
+        "threshold_pct": threshold_pct,
         "rule": "a change is real when the 95 % CI of B/A excludes 1 (bootstrap of the "
-        "per-repeat files/s), or without repeats when the medians' CIs do not overlap",
+        "per-repeat files/s, or without repeats the medians' CIs do not overlap) and it is "
+        f"at least {threshold_pct:g} %; machine drift when the fraction of the floor, "
+        "measured in both runs, shows no real change",
         "phases": phases,
         "only_in_a": only["a"],
         "only_in_b": only["b"],
@@ -205,14 +239,34 @@ def add_parser(subparsers) -> None:
     out.add_argument("--markdown", action="store_true", help="a Markdown table")
     out.add_argument("--json", action="store_true", help="the comparison as JSON")
     p.add_argument(
-        "--fail-if-slower", action="store_true", help="exit 1 when a phase got slower (real)"
+        "--threshold",
+        type=_threshold,
+        default=THRESHOLD_PCT,
+        metavar="PCT",
+        help=f"smallest change that counts as real, %% (default {THRESHOLD_PCT:g})",
+    )
+    p.add_argument(
+        "--fail-if-slower",
+        action="store_true",
+        help="exit 1 when a phase's verdict is slower (real): not for drift, noise or a "
+        "change below the threshold",
     )
     p.set_defaults(func=run)
 
 
+def _threshold(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1000:
+        raise argparse.ArgumentTypeError(f"{text!r}: a percentage from 0 (e.g. 10)")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     path_a, path_b = pick(args.runs, Path(args.history_dir))
-    result = compare(load_side(path_a), load_side(path_b))
+    result = compare(load_side(path_a), load_side(path_b), args.threshold)
     if args.json:
         print(json.dumps(result, indent=2))
     elif args.markdown:
@@ -221,6 +275,10 @@ def run(args: argparse.Namespace) -> int:
         print(terminal(result))
     slower = [p["phase"] for p in result["phases"] if p["change"]["verdict"] == "slower"]
     if args.fail_if_slower and slower:
-        print(f"filerate compare: slower beyond the CI: {', '.join(slower)}", file=sys.stderr)
+        print(
+            f"filerate compare: slower beyond the CI and the {args.threshold:g} % threshold: "
+            + ", ".join(slower),
+            file=sys.stderr,
+        )
         return 1
     return 0

@@ -31,10 +31,17 @@ def fraction_text(frac: dict) -> str:
     return text
 
 
-def verdict_text(ch: dict) -> str:
-    """'faster (real)', 'slower (real)', 'within noise', ..."""
+def verdict_text(ch: dict, threshold_pct: float | None = None) -> str:
+    """'faster (real)', 'slower (real)', 'machine drift (the floor moved too)', 'below
+    threshold (< 10 %)', 'within noise', ..."""
     v = ch["verdict"]
-    return f"{v} (real)" if v in ("faster", "slower") else v
+    if v in ("faster", "slower"):
+        return f"{v} (real)"
+    if v == "machine drift":
+        return "machine drift (the floor moved too)"
+    if v == "below threshold" and threshold_pct is not None:
+        return f"below threshold (< {threshold_pct:g} %)"
+    return v
 
 
 def rows(result: dict) -> tuple[list[str], list[list[str]]]:
@@ -48,7 +55,7 @@ def rows(result: dict) -> tuple[list[str], list[list[str]]]:
             side_rate(p["a"]),
             side_rate(p["b"]),
             change_text(p["change"]),
-            verdict_text(p["change"]),
+            verdict_text(p["change"], result.get("threshold_pct")),
         ]
         if with_floor:
             fl = p["floor"]
@@ -75,16 +82,26 @@ def notes(result: dict) -> list[str]:
                 + ", ".join(result[f"only_in_{side}"])
             )
     methods = {p["change"]["method"] for p in result["phases"] if p["change"]["method"]}
+    pct = f"{result.get('threshold_pct', 0):g} %"
     lines.append(
         "real = the 95 % CI of the change excludes 0 "
-        f"({' / '.join(sorted(methods)) or 'no data'}); otherwise within noise"
+        f"({' / '.join(sorted(methods)) or 'no data'}) and the change is at least {pct} "
+        "(--threshold); below threshold = the CI excludes 0 but the change is smaller; "
+        "otherwise within noise"
     )
+    if any(p["floor"] for p in result["phases"]):
+        lines.append(
+            "machine drift = files/s changed for real but the fraction of the floor (measured "
+            "in both runs, the same rule, intervals must not overlap) did not: the machine "
+            "moved, not filerate"
+        )
     return lines
 
 
 def summary_line(result: dict) -> str:
     """'turbo faster, baseline within noise': one line for the terminal summary."""
-    parts = [f"{p['phase']} {verdict_text(p['change'])}" for p in result["phases"]]
+    pct = result.get("threshold_pct")
+    parts = [f"{p['phase']} {verdict_text(p['change'], pct)}" for p in result["phases"]]
     return ", ".join(parts) or "no phase in common"
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from filerate.engine import records
 from filerate.errors import UserError
-from filerate.stats import cv_pct
+from filerate.stats import cv_pct, timed_files_per_s
 
 #: Per-task time components recorded in batches.parquet, in the order a task runs them.
 COMPONENTS = records.TIME_COMPONENTS
@@ -148,7 +148,7 @@ class Phase:
         the repeats where a key is missing (CV with the population standard deviation,
         as `filerate process` computes it)."""
         reps = self.repeats()
-        fps = [float(r["files_per_s"]) for r in reps if as_float(r.get("files_per_s")) is not None]
+        fps = timed_files_per_s(self.run)
         walls = [float(r["wall_s"]) for r in reps if as_float(r.get("wall_s")) is not None]
         mbs = [float(r["mb_per_s"]) for r in reps if as_float(r.get("mb_per_s")) is not None]
         computed: dict[str, Any] = {

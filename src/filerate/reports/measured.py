@@ -6,10 +6,13 @@ CPU, and latency percentiles per operation (run.json ``summary``, ``floor``,
 
 from __future__ import annotations
 
+import statistics
+
 from filerate import fmt
 from filerate.confidence import ratio_ci
 from filerate.engine.records import LATENCY_OPS as OPS
 from filerate.reports.load import Phase, as_float
+from filerate.stats import timed_files_per_s
 
 #: throughput.tsv columns added here -> meaning (tables.GLOSSARY includes them, the
 #: latency columns last)
@@ -89,7 +92,8 @@ def stability(phase: Phase, repeats: int) -> str | None:
 
 
 def timed_values(phase: Phase) -> list[float]:
-    return [float(r["files_per_s"]) for r in phase.repeats() if as_float(r.get("files_per_s"))]
+    """The timed repeats' files/s, 0 included (stats.timed_files_per_s, as compare)."""
+    return timed_files_per_s(phase.run)
 
 
 def speedup_ci(row: dict, base: dict) -> tuple[float | None, float | None]:
@@ -97,7 +101,7 @@ def speedup_ci(row: dict, base: dict) -> tuple[float | None, float | None]:
     repeats; (None, None) unless both runs recorded CIs (older runs keep min–max)."""
     values, base_values = row["_values"], base["_values"]
     recorded = row["files_per_s_ci_low"] is not None and base["files_per_s_ci_low"] is not None
-    if not recorded or not values or not base_values or not any(base_values):
+    if not recorded or not values or not base_values or not statistics.median(base_values):
         return None, None
     ci = ratio_ci(values, base_values)
     return ci.low, ci.high

@@ -5,6 +5,7 @@ place. The verdicts are described in the package docstring."""
 from __future__ import annotations
 
 import itertools
+import statistics
 
 from filerate import fmt
 from filerate.confidence import ratio_ci
@@ -97,7 +98,7 @@ def change_ci(phase: Phase, base: Phase) -> list[float] | None:
     if not (phase.summary().get("files_per_s_ci") and base.summary().get("files_per_s_ci")):
         return None
     a, b = measured.timed_values(phase), measured.timed_values(base)
-    if not a or not b or not any(b):
+    if not a or not b or not statistics.median(b):
         return None
     ci = ratio_ci(a, b)
     return [(ci.low - 1) * 100, (ci.high - 1) * 100]

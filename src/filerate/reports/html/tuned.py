@@ -13,9 +13,6 @@ import pandas as pd
 from filerate import fmt
 from filerate.reports.html.markup import esc, raw, table, when
 
-#: where `snakemake --cores all tune` writes (relative to the working directory)
-TUNE_DIR = Path("results/tune")
-
 
 def _load(folder: Path) -> tuple[dict, pd.DataFrame | None, bytes | None] | None:
     try:
