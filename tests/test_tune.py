@@ -308,3 +308,24 @@ def test_a_point_on_a_warm_cluster_runs_at_most_its_threads_at_once(small_corpus
         clusters.close()
     assert one.ok and four.ok and one.median > 0
     assert len(ctx.startups) == 1 and ctx.startups[0]["threads"] == 4
+
+
+def test_a_point_may_run_for_its_settings_timeout(monkeypatch):
+    """A point's deadline is its settings' timeout_s (as a phase's), not a fixed 120 s that
+    the min_repeats of a corpus with a long pass cannot fit in."""
+    import time
+    from types import SimpleNamespace
+
+    from filerate.tune import measure
+
+    seen = {}
+    monkeypatch.setattr(measure.taskspec, "task_spec", lambda *a: {})
+    monkeypatch.setattr(measure.taskspec, "batches", lambda *a: [])
+    monkeypatch.setattr(measure.scheduler_log, "SchedulerLog", lambda client: None)
+    monkeypatch.setattr(measure.repeats, "run_warmup", lambda rctx, done: seen.update(r=rctx))
+    monkeypatch.setattr(measure.repeats, "timed_series", lambda *a: "series")
+    ctx = measure.Context({"min_repeat_s": 0.0}, "m", "d", 1, {}, "r")
+    info = SimpleNamespace(device="cpu", client=None)
+    series, _ = measure.measure_series(ctx, info, {"timeout_s": 1000.0, "batch_size": 1}, None)
+    assert series == "series"
+    assert 990 < seen["r"].deadline - time.monotonic() <= 1000

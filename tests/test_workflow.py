@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -89,6 +90,42 @@ def test_dry_run_lists_every_step(tmp_path):
     assert "results/staging/second.json" not in out  # staging: false reads in place
 
 
+def test_dry_run_of_the_tree_mode_with_the_shipped_config(tmp_path):
+    # the shipped tune request (its compare phase: the last warm one) must not stop a
+    # run whose phases are the tree's; the tune then compares with tree_warm
+    work, _ = make_workdir(tmp_path)
+    shutil.copy(ROOT / "config" / "config.yaml", work / "config" / "config.yaml")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.txt").write_text("a")
+    out = snakemake(work, "-n", "--config", f"tree={tree}").stdout
+    assert "rule report:" in out and "tree_warm" in out
+    out = snakemake(work, "-n", "tune", "--config", f"tree={tree}").stdout
+    assert "rule tune:" in out and '"compare_phase": "tree_warm"' in out
+    assert "rule tune:" in snakemake(work, "-n", "tune").stdout  # the shipped plan
+
+
+@pytest.mark.parametrize(
+    "tune, message",
+    [
+        ("{compare_phase: nope}", "tune.compare_phase = 'nope': must be one of the phases"),
+        ("{corpus: c}", "tune.corpus = 'c': no phase reads it"),
+    ],
+)
+def test_dry_run_with_a_bad_tune_request_stops_only_the_tune(tmp_path, tune, message):
+    work, _ = make_workdir(tmp_path)
+    cfg = work / "config" / "config.yaml"
+    text = cfg.read_text().replace(
+        "  b: {files: 500, seed: 6}", "  b: {files: 500, seed: 6}\n  c: {files: 10}"
+    )
+    cfg.write_text(f"{text}tune: {tune}\n")
+    assert "rule report:" in snakemake(work, "-n").stdout
+    proc = snakemake(work, "-n", "tune", check=False)
+    assert proc.returncode != 0
+    lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if message in ln]
+    assert lines and lines[0].startswith("filerate: config: "), proc.stderr[-2000:]
+
+
 def test_full_run_produces_validated_results_and_reports(finished_run):
     work, ramdisk = finished_run
     res = work / "results"
@@ -145,6 +182,20 @@ def test_rerunning_one_phase_reruns_only_it_and_its_reports(finished_run):
     assert "Nothing to be done" in snakemake(work, "-n").stdout + snakemake(work, "-n").stderr
 
 
+def test_a_tune_after_the_run_makes_only_the_report_out_of_date(finished_run):
+    work, _ = finished_run
+    result = work / "results" / "tune" / "tune.json"
+    result.parent.mkdir(parents=True)
+    result.write_text("{}")
+    try:
+        out = snakemake(work, "-n").stdout
+    finally:
+        shutil.rmtree(result.parent)
+    assert "rule report:" in out and "Params have changed" in out
+    assert "rule tune:" not in out  # the tune itself is never part of the run
+    assert "rule process:" not in out and "rule tables:" not in out
+
+
 def test_bad_config_stops_before_any_work_with_one_line(tmp_path):
     work, _ = make_workdir(tmp_path)
     cfg = work / "config" / "config.yaml"
@@ -154,6 +205,17 @@ def test_bad_config_stops_before_any_work_with_one_line(tmp_path):
     lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if "batch_size" in ln]
     assert lines and "phases.first.batch_size = 0" in lines[0] and ">= 1" in lines[0]
     assert not (work / "results").exists()
+
+
+def test_lint_each_workflow_constant_is_bound_once():
+    # the rule files share one namespace: a name bound again in a later file silently
+    # changes what the earlier files' functions see
+    seen: dict[str, str] = {}
+    for path in [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]:
+        for name in re.findall(r"^([A-Z][A-Z0-9_]*)\s*=", path.read_text(), re.M):
+            assert name not in seen, f"{name}: bound in {seen[name]} and {path.name}"
+            seen[name] = path.name
+    assert "PHASES" in seen and "PHASE_FILES" in seen
 
 
 def test_snakemake_lint_is_clean():

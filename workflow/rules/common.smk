@@ -1,4 +1,5 @@
 # Shared helpers: config validation (one-line errors), the resolved phase plan and paths.
+import hashlib
 import json
 import os
 import sys
@@ -9,6 +10,7 @@ from snakemake.utils import validate
 from filerate import config as filerate_config
 from filerate.engine import interleave as filerate_interleave
 from filerate.stage import ramdisk_run_dir, remove_run_dir
+from filerate.tune import request as tune_request
 
 # filerate's own validation fills every default and stops with one line naming the key,
 # the bad value and what is allowed; Snakemake's validate then checks the same schema.
@@ -35,7 +37,8 @@ def filerate_command():
 
 
 FILERATE = filerate_command()
-PHASE_OUTPUTS = ("run.json", "files.parquet", "batches.parquet", "resources.parquet")
+# the files `filerate process` (or a group's `filerate interleave`) writes for a phase
+PHASE_FILES = ("run.json", "files.parquet", "batches.parquet", "resources.parquet")
 CPU_ENV = "../../envs/cpu.yaml"
 GPU_ENV = "../../envs/gpu.yaml"
 CORPORA = sorted({p["corpus"] for p in PHASES.values()})
@@ -121,7 +124,7 @@ def group_inputs(members):
 
 
 def group_outputs(members):
-    return [f"results/phases/{p}/{name}" for p in members for name in PHASE_OUTPUTS]
+    return [f"results/phases/{p}/{name}" for p in members for name in PHASE_FILES]
 
 
 def group_members(members):
@@ -144,3 +147,49 @@ def group_members(members):
 
 def remove_staged_copies():
     remove_run_dir(CONFIG["ramdisk"]["root"])
+
+
+# A tune request the plan cannot serve (a compare_phase or corpus the phases lack, as in
+# the tree mode, whose phases replace the configured ones) stops only a run that asks for
+# the tune: the error is kept here and raised by tune_inputs when the tune job is built.
+TUNE_ERROR = None
+try:
+    TUNE = tune_request.build(CONFIG)
+except filerate_config.ConfigError as exc:
+    TUNE, TUNE_ERROR = None, f"filerate: {exc}"
+else:
+    if TUNE["corpus"] not in CORPORA:
+        TUNE_ERROR = (
+            f"filerate: config: tune.corpus = {TUNE['corpus']!r}: no phase reads it; "
+            f"choose one of {', '.join(CORPORA)}"
+        )
+
+
+def tune_inputs(wildcards):
+    """The tune corpus's manifest, and a made corpus's files (a user's tree is read where
+    it is); a request the plan cannot serve stops the run here with one line."""
+    if TUNE_ERROR:
+        sys.exit(TUNE_ERROR)
+    corpus = f"results/corpus/{TUNE['corpus']}"
+    inputs = {"manifest": f"{corpus}/manifest.parquet"}
+    if TUNE["corpus"] not in TREE_CORPORA:
+        inputs["files"] = f"{corpus}/files"
+    return inputs
+
+
+def tune_data(wildcards, input):
+    if "files" in input.keys():
+        return input.files
+    return CONFIG["corpora"][TUNE["corpus"]]["path"]
+
+
+def tune_digest(wildcards):
+    """The report's param that names the last tune's result (its tune.json's digest), so a
+    tune run after the report makes the report out of date (Snakemake's params trigger).
+    Not an input: that would put the tune itself in every run, rerun whenever its request
+    or its corpus changed."""
+    try:
+        with open("results/tune/tune.json", "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return "no tune"

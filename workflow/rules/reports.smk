@@ -76,6 +76,8 @@ rule report:
     params:
         filerate=FILERATE,
         dirs=phase_dirs(),
+        # results/tune (read by the report when there) as a digest: rebuilt after a tune
+        tune=tune_digest,
     shell:
         "{params.filerate} report {params.dirs} --tables {input.tables} "
         "--bottlenecks {input.bottlenecks} --plots-dir {output.plots} "

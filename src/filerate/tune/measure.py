@@ -25,8 +25,9 @@ from filerate.tune.search import DominatedRule, Measured, Point
 
 #: the Dask resource that caps a search worker's concurrent tasks (its "threads")
 SLOT = "tune_slot"
-#: seconds a single point may take before its unfinished files are recorded as timed out
-POINT_TIMEOUT_S = 120.0
+#: seconds after which a point starts no more repeats beyond min_repeats (its stopping
+#: rule's max_phase_s). Not a deadline: a point may run for its settings' timeout_s.
+POINT_MAX_S = 120.0
 
 
 async def _set_slots(slots: int, dask_worker=None) -> None:
@@ -127,7 +128,9 @@ class SearchClusters:
 
 def measure_series(ctx: Context, info, settings: dict, rule) -> tuple:
     """A rounds.Series of one setting on a started cluster (its warm-up pass run now), and
-    the repeats it records into (engine.repeats.PhaseRepeats: the batch rows)."""
+    the repeats it records into (engine.repeats.PhaseRepeats: the batch rows). Files not
+    done within the settings' timeout_s (the compare phase's, 600 s by default), counted
+    from the warm-up, are recorded as timed out, as in a phase."""
     spec = taskspec.task_spec(settings, ctx.manifest, ctx.data_dir)
     spec["device"] = info.device
     batches = taskspec.batches(ctx.files, settings["batch_size"])
@@ -137,7 +140,7 @@ def measure_series(ctx: Context, info, settings: dict, rule) -> tuple:
         batches,
         ctx.files,
         settings,
-        time.monotonic() + POINT_TIMEOUT_S,
+        time.monotonic() + settings["timeout_s"],
         scheduler_log.SchedulerLog(info.client),
         storage=ctx.storage,
     )
@@ -152,7 +155,7 @@ class PointMeasurer:
 
     def __init__(self, ctx: Context, clusters: SearchClusters):
         self.ctx, self.clusters = ctx, clusters
-        self.rule = StoppingRule(**ctx.request["rule"], max_phase_s=POINT_TIMEOUT_S)
+        self.rule = StoppingRule(**ctx.request["rule"], max_phase_s=POINT_MAX_S)
         self.count = 0
 
     def __call__(self, p: Point, best: Measured | None) -> Measured:
