@@ -148,6 +148,14 @@ def test_pareto_front_and_sentence():
     assert text.startswith("best here: 2,000 files/s [1–3] with 1 process × 2 threads, batch 2,500")
     assert "the plan's turbo settings (2 × 22 threads, batch 10,000): 1,000 files/s" in text
     assert "2.00× slower" in text
+    assert not output.plan_won(result["comparison"])
+    # the plan measured faster beyond the CI: it is the setting kept, and the sentence says so
+    result["comparison"]["ratio"] = {"ratio": 0.88, "low": 0.86, "high": 0.91}
+    assert output.plan_won(result["comparison"])
+    result.update(winner="plan", stop_reason="budget", points_measured=4, grid_size=56)
+    text = output.sentence(result)
+    assert "1.14× faster than the best" in text
+    assert "after 4 of 56 points, so best.yaml keeps the plan's turbo settings" in text
 
 
 def _config(corpus_dir=None) -> dict:

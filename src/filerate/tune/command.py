@@ -221,6 +221,12 @@ def _result(request, backend, fp, grid, outcome, comparison, ctx, staging, t0):
         "comparison": comparison,
         "from_cache": False,
     }
+    # the setting to keep is the winner of the interleaved comparison: where the plan's
+    # own settings measured faster beyond the CI, the search's best is not kept
+    plan_won = ok and output.plan_won(comparison)
+    result["winner"] = "plan" if plan_won else "search"
     result["sentence"] = output.sentence(result)
-    fragment = req.tuned_fragment(request, outcome.best.point, backend["used"]) if ok else {}
-    return frame, fragment, result
+    if not ok:
+        return frame, {}, result
+    point = req.plan_point(request, ctx.gpu_processes) if plan_won else outcome.best.point
+    return frame, req.tuned_fragment(request, point, backend["used"]), result

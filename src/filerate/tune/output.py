@@ -86,6 +86,12 @@ def points_frame(points: list[Measured], best: Measured | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(POINT_COLUMNS))
 
 
+def plan_won(comparison: dict | None) -> bool:
+    """The plan's settings measured faster than the search's best beyond the ratio's CI."""
+    r = (comparison or {}).get("ratio")
+    return bool(r) and r["high"] < 1
+
+
 def sentence(result: dict) -> str:
     """best here: X files/s [CI] with P processes × T threads, batch B; the plan's turbo
     settings: Y files/s [CI] — n× slower (from the interleaved comparison)."""
@@ -114,6 +120,12 @@ def sentence(result: dict) -> str:
             text += f" — {fmt.ratio(r['ratio'])} slower ({ci})"
         else:
             text += f" — {fmt.ratio(1 / r['ratio'])} faster than the best ({ci})"
+    if result.get("winner") == "plan":
+        text += (
+            f"; the search stopped ({result.get('stop_reason')}) after "
+            f"{result.get('points_measured')} of {result.get('grid_size')} points, so "
+            f"best.yaml keeps the plan's {result['compare_phase']} settings"
+        )
     return text
 
 
