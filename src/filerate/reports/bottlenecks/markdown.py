@@ -79,23 +79,7 @@ def _breakdown(ph: dict) -> list[str]:
 
 
 def _utilisation(ph: dict) -> list[str]:
-    util, tasks = ph["utilisation"], ph["tasks"]
-    line = (
-        f"Utilisation in the timed repeats: CPU {fmt.pct(util.get('cpu_pct_mean'))} mean, "
-        f"{fmt.pct(util.get('cpu_pct_peak'))} peak; "
-        f"{fmt.num(tasks['concurrency'] or 0, 1)} tasks at once on average; "
-        f"{fmt.num(util.get('ctx_switches_per_s'))} context switches/s; "
-        f"{fmt.num(tasks['per_repeat'])} tasks per repeat, median "
-        f"{fmt.num((tasks['duration_s_median'] or 0) * 1e3, 1)} ms."
-    )
-    for g in util.get("gpus") or []:
-        line += (
-            f" GPU {g['gpu']}: {fmt.pct(g.get('util_pct_mean'))} busy "
-            f"(peak {fmt.pct(g.get('util_pct_peak'))}), "
-            f"{fmt.num(g.get('temp_c_peak'))} °C peak, "
-            f"{fmt.num(g.get('power_w_mean'))} W mean."
-        )
-    return [line, ""]
+    return [story.utilisation_text(ph), ""]
 
 
 def _next_change(ph: dict) -> list[str]:

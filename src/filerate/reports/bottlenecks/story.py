@@ -93,3 +93,25 @@ def repeat_lines(ph: dict) -> list[str]:
         f"the thread slots' time (threads × wall); {cpus} ({fmt.num(ph.get('cpu_count'))} "
         "CPUs, sampled).",
     ]
+
+
+def utilisation_text(ph: dict) -> str:
+    """One sentence on CPU (and GPU) use in the timed repeats, for the HTML and Markdown."""
+    util, tasks = ph.get("utilisation") or {}, ph.get("tasks") or {}
+    cpus = f" on {fmt.num(ph['cpu_count'])} CPUs" if ph.get("cpu_count") else " on average"
+    line = (
+        f"Utilisation in the timed repeats: CPU {fmt.pct(util.get('cpu_pct_mean'))} mean, "
+        f"{fmt.pct(util.get('cpu_pct_peak'))} peak; "
+        f"{fmt.num(tasks.get('concurrency') or 0, 1)} tasks at once{cpus}; "
+        f"{fmt.num(util.get('ctx_switches_per_s'))} context switches/s; "
+        f"{fmt.num(tasks.get('per_repeat'))} tasks per repeat, median "
+        f"{fmt.num((tasks.get('duration_s_median') or 0) * 1e3, 1)} ms."
+    )
+    for g in util.get("gpus") or []:
+        line += (
+            f" GPU {g.get('gpu')}: {fmt.pct(g.get('util_pct_mean'))} busy "
+            f"(peak {fmt.pct(g.get('util_pct_peak'))}), "
+            f"{fmt.num(g.get('temp_c_peak'))} °C peak, "
+            f"{fmt.num(g.get('power_w_mean'))} W mean."
+        )
+    return line

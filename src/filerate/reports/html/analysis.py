@@ -22,22 +22,7 @@ _PREDICTION_HEADERS = [
 
 
 def _utilisation_line(p: dict) -> str:
-    util, tasks = p.get("utilisation") or {}, p.get("tasks") or {}
-    line = (
-        f"CPU {fmt.pct(util.get('cpu_pct_mean'))} mean, "
-        f"{fmt.pct(util.get('cpu_pct_peak'))} peak; "
-        f"{fmt.num(tasks.get('concurrency') or 0, 1)} tasks at once on "
-        f"{fmt.num(p.get('cpu_count'))} CPUs; "
-        f"{fmt.num(util.get('ctx_switches_per_s'))} context switches/s; "
-        f"{fmt.num(tasks.get('per_repeat'))} tasks per repeat, median "
-        f"{fmt.num((tasks.get('duration_s_median') or 0) * 1e3, 1)} ms."
-    )
-    for g in util.get("gpus") or []:
-        line += (
-            f" GPU {g.get('gpu')}: {fmt.pct(g.get('util_pct_mean'))} busy, "
-            f"{fmt.num(g.get('temp_c_peak'))} °C peak."
-        )
-    return f"<p class='muted'>{esc(line)}</p>"
+    return f"<p class='muted'>{esc(story.utilisation_text(p))}</p>"
 
 
 def _advice(p: dict) -> list[str]:
