@@ -70,6 +70,31 @@ def test_oversize_files_are_counted(fake_device):
     assert timing.gpu_chunks == 3 and timing.gpu_oom_splits == 0
 
 
+def test_the_full_analysis_splits_the_same_way(fake_device, monkeypatch):
+    """gpu_full.full_batch runs its chunks through the same split-and-retry loop."""
+    from filerate.engine import gpu_full
+
+    limit, _ = fake_device
+    done = []
+
+    def full_chunk(host, offsets, lengths, span, params, counts, res, timing):
+        first, last = span
+        if int(offsets[last - 1] + lengths[last - 1]) - int(offsets[first]) > limit["bytes"]:
+            raise FakeOOM("too big")
+        done.append(span)
+        timing.gpu_chunks += 1
+
+    monkeypatch.setattr(gpu_full, "_full_chunk", full_chunk)
+    datas = [b"x" * 1_000 for _ in range(8)]
+    buf, offsets, sizes = layout(datas)
+    limit["bytes"] = 2_500  # two files fit, not more
+    _, _, timing = gpu_full.full_batch(
+        buf, offsets, sizes, {"shingle_bytes": 5, "hashes": 8}, budget=1 << 30
+    )
+    assert sorted(done) == [(i, i + 2) for i in range(0, 8, 2)]
+    assert timing.gpu_oom_splits == 3 and timing.gpu_chunks == 4
+
+
 def test_split_counters_are_recorded_in_batches_parquet(fake_device, monkeypatch, tmp_path):
     """The GPU path's counters travel from the task to its batches.parquet row."""
     limit, _ = fake_device

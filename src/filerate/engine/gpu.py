@@ -198,25 +198,40 @@ def count_batch(
     timing = TaskTiming()
     stream = _stream()
     with stream:
-        todo = list(reversed(chunks(offsets, lengths, budget)))
-        while todo:
-            first, last = todo.pop()
-            lo, hi = _span(offsets, lengths, first, last)
-            if hi - lo > budget:  # only a single file can be larger than the budget
-                timing.gpu_oversize_files += last - first
-            try:
-                _count_chunk(host, offsets, lengths, first, last, counts, timing, stream)
-            except _out_of_memory() as exc:
-                _release_device_memory()
-                if last - first == 1:
-                    raise MemoryError(
-                        f"one file of {int(lengths[first])} bytes does not fit "
-                        f"in the free device memory: {exc}"
-                    ) from exc
-                mid = (first + last) // 2
-                todo += [(mid, last), (first, mid)]
-                timing.gpu_oom_splits += 1
+        run_in_chunks(
+            offsets,
+            lengths,
+            budget,
+            timing,
+            lambda first, last: _count_chunk(
+                host, offsets, lengths, first, last, counts, timing, stream
+            ),
+        )
     return counts, timing
+
+
+def run_in_chunks(offsets, lengths, budget: int, timing: TaskTiming, run_chunk) -> None:
+    """``run_chunk(first, last)`` over the files in chunks of at most ``budget`` bytes. A
+    chunk that runs out of device memory is halved and retried (``gpu_oom_splits``); one
+    file that still does not fit raises MemoryError. Shared by every GPU kernel's batch."""
+    todo = list(reversed(chunks(offsets, lengths, budget)))
+    while todo:
+        first, last = todo.pop()
+        lo, hi = _span(offsets, lengths, first, last)
+        if hi - lo > budget:  # only a single file can be larger than the budget
+            timing.gpu_oversize_files += last - first
+        try:
+            run_chunk(first, last)
+        except _out_of_memory() as exc:
+            _release_device_memory()
+            if last - first == 1:
+                raise MemoryError(
+                    f"one file of {int(lengths[first])} bytes does not fit "
+                    f"in the free device memory: {exc}"
+                ) from exc
+            mid = (first + last) // 2
+            todo += [(mid, last), (first, mid)]
+            timing.gpu_oom_splits += 1
 
 
 def _span(offsets, lengths, first, last) -> tuple[int, int]:

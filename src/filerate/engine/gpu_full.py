@@ -111,24 +111,15 @@ def full_batch(
     timing = TaskTiming()
     stream = gpu._stream()
     with stream:
-        todo = list(reversed(gpu.chunks(offsets, lengths, budget)))
-        while todo:
-            first, last = todo.pop()
-            lo, hi = gpu._span(offsets, lengths, first, last)
-            if hi - lo > budget:
-                timing.gpu_oversize_files += last - first
-            try:
-                _full_chunk(host, offsets, lengths, (first, last), params, counts, res, timing)
-            except gpu._out_of_memory() as exc:
-                gpu._release_device_memory()
-                if last - first == 1:
-                    raise MemoryError(
-                        f"one file of {int(lengths[first])} bytes does not fit "
-                        f"in the free device memory: {exc}"
-                    ) from exc
-                mid = (first + last) // 2
-                todo += [(mid, last), (first, mid)]
-                timing.gpu_oom_splits += 1
+        gpu.run_in_chunks(
+            offsets,
+            lengths,
+            budget,
+            timing,
+            lambda first, last: _full_chunk(
+                host, offsets, lengths, (first, last), params, counts, res, timing
+            ),
+        )
     return counts, res, timing
 
 
