@@ -247,7 +247,6 @@ def _read_batch(
     counting, measured per file with the monotonic clock; the same clock readings fill
     the latency histograms (engine.latency) of open, read, close, hash and count.
     """
-    words64 = buf.view(np.uint64)
     base = buf.ctypes.data
     nptr = names.ctypes.data
     ts = np.zeros(2, dtype=np.int64)
@@ -273,19 +272,29 @@ def _read_batch(
             status[i] = _GREW if got > sizes[i] else _SHRANK
             continue
         status[i] = _OK
-        start = offsets[i]
-        hashes[i] = _xxh3(base + start, got)
-        t2 = _now_ns(ts)
-        spent[1] += t2 - t1
-        latency.record(lat_hist, lat_max, latency.HASH, t2 - t1)
-        stop = _pad_slot(buf, start, got)
-        if count:
-            _count_words(words64, start >> 3, (stop - start) >> 3, counts, i)
-            if counts[3, i] > 0:  # holds a NUL byte
-                types[i] = BINARY_TYPE
-            t3 = _now_ns(ts)
-            spent[2] += t3 - t2
-            latency.record(lat_hist, lat_max, latency.COUNT, t3 - t2)
+        _hash_and_count(
+            buf, offsets[i], got, i, t1, count, hashes, counts, types, spent, ts, lat_hist, lat_max
+        )
+
+
+@numba.njit(inline="always")
+def _hash_and_count(
+    buf, start, got, i, t1, count, hashes, counts, types, spent, ts, lat_hist, lat_max
+):
+    """Hash file i's bytes (read at ``t1``), pad its slot and, if ``count``, count them while
+    they are still in cache; the time of each goes to ``spent`` and the latency histograms."""
+    hashes[i] = _xxh3(buf.ctypes.data + start, got)
+    t2 = _now_ns(ts)
+    spent[1] += t2 - t1
+    latency.record(lat_hist, lat_max, latency.HASH, t2 - t1)
+    stop = _pad_slot(buf, start, got)
+    if count:
+        _count_words(buf.view(np.uint64), start >> 3, (stop - start) >> 3, counts, i)
+        if counts[3, i] > 0:  # holds a NUL byte
+            types[i] = BINARY_TYPE
+        t3 = _now_ns(ts)
+        spent[2] += t3 - t2
+        latency.record(lat_hist, lat_max, latency.COUNT, t3 - t2)
 
 
 class FileTable:

@@ -11,7 +11,6 @@ reports take their per-file accounting from ``validation.json``.
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from filerate import fmt
 from filerate.engine import records
 from filerate.errors import UserError
 from filerate.stats import cv_pct, timed_files_per_s
@@ -187,15 +187,8 @@ def _int(*values) -> int | None:
     return None
 
 
-def as_float(value) -> float | None:
-    """``value`` as a float; None when it is missing, a bool, not a number or NaN."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else f
+# ``value`` as a float; None when it is missing, a bool, not a number or NaN
+as_float = fmt.as_number
 
 
 def as_count(value) -> int | None:
