@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
+from filerate.engine import buffers
 from filerate.engine.buffers import BufferPool
 
 
@@ -54,3 +56,16 @@ def test_threads_each_get_their_own_buffer():
     for t in threads:
         t.join()
     assert len(set(seen)) == 4
+
+
+@pytest.mark.parametrize("nbytes", [1, 4095, 4096, 1 << 20, 3 << 20])
+def test_aligned_empty_starts_on_a_page(nbytes):
+    buf = buffers.aligned_empty(nbytes)
+    assert buf.ctypes.data % buffers.PAGE == 0
+    assert buf.nbytes == nbytes and buf.dtype == np.uint8 and buf.flags.writeable
+    buf[-1] = 7  # the whole length is usable
+
+
+def test_host_pool_hands_out_page_aligned_buffers():
+    with buffers.host_pool.borrow(5 << 20) as a, buffers.host_pool.borrow(100) as b:
+        assert a.ctypes.data % buffers.PAGE == 0 and b.ctypes.data % buffers.PAGE == 0

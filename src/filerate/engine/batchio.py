@@ -335,20 +335,41 @@ def file_table(manifest_path: str) -> FileTable:
         return table
 
 
+#: a slot never starts 1 to ALIASING - 1 bytes into a page: the kernel's copy into it from
+#: the page cache (where the file starts at offset 0) runs at half speed there (see
+#: buffers.aligned_empty); the window measured was 1-31 bytes, 64 leaves a margin
+ALIASING = 64
+
+
+@numba.njit(cache=True)
+def _place_slots(room, offsets):
+    """Offsets of consecutive slots of ``room`` bytes (multiples of 8), each moved past the
+    aliasing window at the start of a page; returns the end of the last."""
+    at = 0
+    for i in range(room.shape[0]):
+        into_page = at & 4095
+        if 0 < into_page < ALIASING:
+            at += ALIASING - into_page
+        offsets[i] = at
+        at += room[i]
+    return at
+
+
 def slot_layout(sizes: np.ndarray, skip: np.ndarray) -> tuple[np.ndarray, int]:
-    """8-byte aligned offsets of each file's slot, and the buffer size needed."""
-    padded = ((np.where(skip, 0, sizes) + 8) // 8) * 8  # +1 probe byte, rounded up
+    """8-byte aligned offsets of each file's slot, and the buffer size needed (for a
+    page-aligned buffer: buffers.aligned_empty)."""
+    room = ((np.where(skip, 0, sizes) + 8) // 8) * 8  # +1 probe byte, rounded up
     offsets = np.zeros(len(sizes), dtype=np.int64)
-    np.cumsum(padded[:-1], out=offsets[1:])
-    total = int(offsets[-1] + padded[-1]) if len(sizes) else 8
-    return offsets, total + 8
+    end = _place_slots(room.astype(np.int64), offsets) if len(sizes) else 8
+    return offsets, int(end) + 8
 
 
 def reused_slot(sizes: np.ndarray, skip: np.ndarray) -> tuple[np.ndarray, int]:
     """One slot at offset 0 for every file, and the buffer size it needs (as slot_layout
     sizes a slot). For the CPU path, which hashes and counts each file as soon as it is
     read and keeps none of its bytes: every file then lands in the same few cache-hot
-    kilobytes, as in the C floor, instead of streaming the whole batch through memory."""
+    kilobytes, as in the C floor, instead of streaming the whole batch through memory.
+    Offset 0 of a page-aligned buffer is outside the aliasing window (slot_layout)."""
     offsets = np.zeros(len(sizes), dtype=np.int64)
     largest = int(np.where(skip, 0, sizes).max()) if len(sizes) else 0
     return offsets, (largest + 8) // 8 * 8 + 8

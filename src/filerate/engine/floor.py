@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from filerate.confidence import StoppingRule
-from filerate.engine import batchio, rounds
+from filerate.engine import batchio, buffers, rounds
 from filerate.openflags import READ_FLAGS
 
 CHUNK = 512  # files per grab from the shared counter: small enough to balance threads
@@ -71,7 +71,7 @@ class Floor:
 
     def _worker(self, dirfd: int, counter, totals: np.ndarray) -> frozenset[int]:
         t = self.table
-        buf = np.empty(self.buffer_bytes, dtype=np.uint8)
+        buf = buffers.aligned_empty(self.buffer_bytes)  # as the reader's (see buffers)
         n = len(t)
         while True:
             lo = next(counter) * CHUNK  # itertools.count is atomic under the GIL
