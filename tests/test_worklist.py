@@ -110,6 +110,7 @@ def test_per_thread_repeat_matches_per_batch(client, small_corpus):
     rec_b, rows_b, res_b = repeats.run_repeat(by_batch, 0, False)
     per_thread = _ctx(client, small_corpus, "per_thread")
     assert per_thread.per_thread and per_thread.passes_for(1.0) == 1  # no pass timed yet
+    assert by_batch.passes_for(1e9) == 64  # per-batch tasks also send several passes
     rec_t, rows_t, res_t = repeats.run_repeat(per_thread, 0, False, passes=3)
     assert rec_t["passes"] == 3 and rec_t["tasks"] == 4  # one task per worker thread
     assert rec_t["files_ok"] == 3 * rec_b["files_ok"] and rec_t["files_ok"] > 0

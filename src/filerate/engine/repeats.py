@@ -52,9 +52,12 @@ class RepeatContext:
         return self.settings.get("task_layout") == "per_thread" and self.placement is None
 
     def passes_for(self, min_repeat_s: float) -> int:
-        """Passes to send in one round trip: with per-thread tasks, enough to last about
-        min_repeat_s (the round trip's fixed costs then fall on several passes)."""
-        if not self.per_thread or not self.pass_s or min_repeat_s <= 0:
+        """Passes to send in one round trip: enough to last about min_repeat_s, so the
+        round trip's fixed costs (submitting, the last task's result, the client's
+        bookkeeping) fall on several passes and the workers never wait for the client
+        between passes. One before the first pass has been timed, and with per-worker
+        staging (its placement maps one pass's batches)."""
+        if not self.pass_s or min_repeat_s <= 0 or self.placement is not None:
             return 1
         return max(1, min(MAX_PASSES_PER_TRIP, math.ceil(min_repeat_s / self.pass_s)))
 
@@ -236,19 +239,24 @@ def run_repeat(
 
 
 def _submit(ctx: RepeatContext, r: int, token: str, passes: int) -> _Submitted:
-    # one message for the whole repeat: the scheduler sees every batch at once and queues
-    # them (one task per free thread) rather than spreading the first few blindly
-    if passes != 1:
-        raise ValueError("a task per batch runs one pass per round trip")
-    keys = [f"analyse-{ctx.settings['name']}-r{r}-b{b}-{token}" for b in range(len(ctx.batches))]
+    """A task per batch and pass, all in one message: the scheduler sees every task at
+    once and queues them (one per free thread, plus Dask's worker-saturation margin), so
+    a worker starts its next batch without waiting for the client."""
+    items = [(p, b) for p in range(passes) for b in range(len(ctx.batches))]
+    name = ctx.settings["name"]
+    keys = [f"analyse-{name}-r{r}-p{p}-b{b}-{token}" for p, b in items]
     submitted = time.time()
-    specs = [{**ctx.spec_base, "start": lo, "stop": hi} for lo, hi in ctx.batches]
+    specs = [
+        {**ctx.spec_base, "start": lo, "stop": hi} for _ in range(passes) for lo, hi in ctx.batches
+    ]
     retries = ctx.settings["task_retries"]
     if ctx.placement is not None:  # per-worker staging: each batch only where its files are
         futures = ctx.placement.map(ctx.client, tasks.analyse_batch, specs, keys, retries)
     else:
         futures = ctx.client.map(tasks.analyse_batch, specs, key=keys, pure=False, retries=retries)
-    return _Submitted(futures, {k: ([(0, b)], submitted) for b, k in enumerate(keys)})
+    return _Submitted(
+        futures, {k: ([item], submitted) for k, item in zip(keys, items, strict=True)}
+    )
 
 
 def _worker_threads(client) -> dict[str, int]:
