@@ -19,9 +19,8 @@ import time
 import numba
 import numpy as np
 import pandas as pd
-from numba import uint64
 
-from filerate.engine import latency, libc
+from filerate.engine import latency, libc, textcount
 from filerate.engine.records import FileStatus
 from filerate.openflags import READ_FLAGS
 from filerate.reference import EXTENSIONS, TYPE_CODES
@@ -45,15 +44,6 @@ _SLASH = ord("/")
 _DOT = ord(".")
 _SPACE = ord(" ")
 _MAX_READ = 0x7FFFF000  # Linux returns at most this from one read (MAX_RW_COUNT)
-_LANES16 = np.uint64(0x00FF00FF00FF00FF)
-_ONES16 = np.uint64(0x0001000100010001)
-_HIGH = np.uint64(0x8080808080808080)
-_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
-_NL = np.uint64(0x0A0A0A0A0A0A0A0A)
-_SP = np.uint64(0x2020202020202020)
-_GE9 = np.uint64(0x7777777777777777)  # 0x80 - 9 in every byte
-_GE14 = np.uint64(0x7272727272727272)  # 0x80 - 14 in every byte
-
 # reference.EXTENSIONS for the compiled matcher: extension bytes (no dot) NUL-padded to
 # one width, their lengths and type codes
 _EXT_WIDTH = max(len(ext) - 1 for ext in EXTENSIONS)
@@ -62,71 +52,6 @@ _EXT_BYTES = np.array(
 )
 _EXT_LENS = np.array([len(ext) - 1 for ext in EXTENSIONS], dtype=np.int64)
 _EXT_CODES = np.array([TYPE_CODES[name] for name in EXTENSIONS.values()], dtype=np.int8)
-
-
-@numba.njit(inline="always")
-def _eq(v, pattern):
-    """0x80 in each byte of v that equals the byte of pattern (exact)."""
-    x = v ^ pattern
-    t = ((x & _LOW7) + _LOW7) | x
-    return ~t & _HIGH
-
-
-@numba.njit(inline="always")
-def _sum_lanes(lanes):
-    """Sum of the 8 byte lanes of ``lanes`` (each lane at most 255)."""
-    pairs = (lanes & _LANES16) + ((lanes >> uint64(8)) & _LANES16)
-    return (pairs * _ONES16) >> uint64(48)
-
-
-@numba.njit(inline="always")
-def _whitespace(v):
-    """0x80 in each byte of v that is ASCII whitespace (\\t..\\r or space)."""
-    hi = v & _HIGH
-    lo = v & _LOW7
-    return (((lo + _GE9) & ~(lo + _GE14)) & _HIGH & ~hi) | _eq(v, _SP)
-
-
-@numba.njit(nogil=True, boundscheck=False, cache=True)
-def _count_words(words64, first, nwords, out, i):
-    """lines, words, non-ASCII and NUL bytes of one space-padded slot of 64-bit words.
-
-    Each match adds 1 to its byte lane of a counter (no multiply per word), and the lanes
-    are summed every 255 words, before one can overflow: the inner loop has no dependency
-    between words but the previous word's whitespace, so LLVM vectorises it (4 words per
-    AVX2 step).
-    """
-    nl = uint64(0)
-    wc = uint64(0)
-    na = uint64(0)
-    nz = uint64(0)
-    prev = _HIGH  # the byte before a file counts as whitespace
-    k = first
-    end = first + nwords
-    while k < end:
-        stop = min(end, k + 255)
-        lanes_nl = uint64(0)
-        lanes_wc = uint64(0)
-        lanes_na = uint64(0)
-        lanes_nz = uint64(0)
-        for j in range(k, stop):
-            v = words64[j]
-            ws = _whitespace(v)
-            lanes_nl += _eq(v, _NL) >> uint64(7)
-            lanes_nz += _eq(v, uint64(0)) >> uint64(7)
-            lanes_na += (v & _HIGH) >> uint64(7)
-            # a word starts at a byte that is not whitespace after one that is
-            lanes_wc += (((ws << uint64(8)) | (prev >> uint64(56))) & ~ws & _HIGH) >> uint64(7)
-            prev = ws
-        nl += _sum_lanes(lanes_nl)
-        wc += _sum_lanes(lanes_wc)
-        na += _sum_lanes(lanes_na)
-        nz += _sum_lanes(lanes_nz)
-        k = stop
-    out[0, i] = nl
-    out[1, i] = wc
-    out[2, i] = na
-    out[3, i] = nz
 
 
 @numba.njit(nogil=True, boundscheck=False, cache=True)
@@ -289,7 +214,7 @@ def _hash_and_count(
     latency.record(lat_hist, lat_max, latency.HASH, t2 - t1)
     stop = _pad_slot(buf, start, got)
     if count:
-        _count_words(buf.view(np.uint64), start >> 3, (stop - start) >> 3, counts, i)
+        textcount.count_slot(buf, start, stop - start, counts, i)
         if counts[3, i] > 0:  # holds a NUL byte
             types[i] = BINARY_TYPE
         t3 = _now_ns(ts)
