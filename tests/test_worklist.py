@@ -201,9 +201,12 @@ def test_timeout_records_only_the_unfinished_batches(client, small_corpus, layou
     rec, _, res = repeats.run_repeat(ctx, 0, False)
     assert rec["timed_out"] is True
     assert (res.status[:BATCH] == FileStatus.TIMED_OUT).all()  # the batch still asleep
-    # per_thread: its group's others were done by the group's second task
-    assert (res.status[BATCH:] == FileStatus.OK).all()
     assert res.errors[0].kind == "timeout"
+    if layout == "per_thread":  # its group's others were done by the group's second task
+        assert (res.status[BATCH:] == FileStatus.OK).all()
+    else:  # a batch Dask had queued behind the sleeping one on its worker is late too
+        assert np.isin(res.status, [FileStatus.OK, FileStatus.TIMED_OUT]).all()
+        assert (res.status == FileStatus.OK).sum() >= FILES - 3 * BATCH
 
 
 def _fake_ctx():

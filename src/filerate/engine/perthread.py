@@ -39,7 +39,9 @@ class Groups:
     group_of: dict[str, str] = field(default_factory=dict)  # task key -> its group
     items: dict[str, list] = field(default_factory=dict)  # group -> its (pass, batch) items
     left: dict[str, set] = field(default_factory=dict)  # group -> keys not answered yet
-    received: set = field(default_factory=set)  # (pass, batch) of each item that came back
+    #: (pass, batch) of each item that came back; a later result of the same item (tasks of
+    #: one group that Dask placed on two processes each drain the whole group) is dropped
+    received: set = field(default_factory=set)
     redone: list = field(default_factory=list)  # (pass, batch) sent again as per-batch tasks
     errors: dict[str, str] = field(default_factory=dict)  # group -> a task's failure
 

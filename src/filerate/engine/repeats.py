@@ -337,7 +337,9 @@ def _take(ctx, submitted: _Submitted, fut, per_pass: list, r: int, warmup: bool,
             got.failed.append((fut.key, items, error))
         return error.detail
     for p, b, res, tries in out if drained else [(*items[0], out, 1)]:
-        if drained:
+        if drained:  # the first result of an item counts (see Groups.received)
+            if (p, b) in submitted.groups.received:
+                continue
             submitted.groups.received.add((p, b))
         if tries > 1:
             got.marked.in_place.append((b, tries))
