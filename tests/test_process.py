@@ -198,7 +198,9 @@ def test_run_phase(dask_corpus, tmp_path):
         assert r["files_ok"] + r["files_error"] == 300
         assert r["files_ok"] == 300
         assert r["wall_s"] > 0 and r["files_per_s"] > 0
-        assert r["tasks"] == 6 and r["failed_tasks"] == 0
+        # the default per_thread layout: one drain task per worker thread (2), not one
+        # per batch (6)
+        assert r["tasks"] == 2 and r["failed_tasks"] == 0
         assert r["stop"] >= r["start"]
     s = run["summary"]
     assert s["repeats"] == 2
@@ -228,7 +230,9 @@ def test_run_phase(dask_corpus, tmp_path):
     assert (batches.groupby("repeat")["files"].sum() == 300).all()
     assert (batches["errors"] == 0).all()
     assert (batches["device"] == "cpu").all()
-    assert batches["key"].is_unique
+    # per_thread: a drain task's key on each batch it read, one task per worker thread
+    assert not batches.duplicated(["key", "batch"]).any()
+    assert (batches.groupby("repeat")["key"].nunique() == 2).all()
     assert set(batches["worker"]) <= {w["address"] for w in cl["workers"]}
     assert batches["pid"].nunique() == 2 and os.getpid() not in set(batches["pid"])
     known_pids = {w.get("pid") for w in cl["workers"]} - {None}  # pid is optional (DATA.md)

@@ -5,6 +5,10 @@ phase's settings or $FILERATE_TEST_FAULT name one): a worker process that dies i
 middle of a batch, a batch that always kills its worker or always raises, a batch that
 hangs past the phase's timeout. Whatever happens, every manifest file ends each repeat as
 ok or as an error with a reason, and run.json says what went wrong.
+
+The phases use the default task layout, per_thread (one drain task per worker thread,
+engine.worklist and engine.perthread); the poison-batch test also runs per_batch. Where a
+number differs between the layouts the test says why.
 """
 
 from __future__ import annotations
@@ -85,8 +89,9 @@ def _no_workers_left(timeout=10.0):
 
 def test_worker_killed_mid_phase_is_retried_elsewhere(fault_corpus, tmp_path):
     """A worker process dies in the middle of a batch (once), and another batch raises
-    once: Dask runs both again, the phase completes with every file ok, and run.json
-    names the lost worker and counts the retries."""
+    once: both are run again (the dead worker's drain task by Dask on another worker, the
+    raising batch in place by its drain task), the phase completes with every file ok,
+    and run.json names the lost worker and counts the retries."""
     out = tmp_path / "out"
     fault = [
         {"action": "exit", "start": 100, "once": str(tmp_path / "killed")},
@@ -106,6 +111,9 @@ def test_worker_killed_mid_phase_is_retried_elsewhere(fault_corpus, tmp_path):
     assert first["lost_workers"][0]["tasks_processing"] >= 1
     # the nanny starts a replacement; it may join after the phase is over
     assert sum(len(r["joined_workers"]) for r in run["repeats"]) <= 1
+    # one drain task per single-threaded worker; the killed one ran again (its group's
+    # batches 0-2 read again elsewhere), batch 4 ran twice in place: 1 + 1 retries
+    assert first["tasks"] == 2
     assert first["retries"] >= 2 and first["retried_tasks"] >= 2
     assert {2, 4} <= set(first["retried_batches"])
     assert run["lost_workers"] == [{"repeat": 0, **first["lost_workers"][0]}]
@@ -121,10 +129,12 @@ def test_worker_killed_mid_phase_is_retried_elsewhere(fault_corpus, tmp_path):
     assert v["ok"] and v["repeats_accounted"] and v["files_ok"] == N, v
 
 
-def test_batch_that_keeps_failing_is_recorded_not_hung(fault_corpus, tmp_path):
+@pytest.mark.parametrize("layout", ["per_thread", "per_batch"])
+def test_batch_that_keeps_failing_is_recorded_not_hung(fault_corpus, tmp_path, layout):
     """One batch always kills its worker, another always raises: after task_retries more
     attempts each, their files are errors with the reason, every other batch is ok, the
-    phase finishes and validates (errors are accounted for, not lost)."""
+    phase finishes and validates (errors are accounted for, not lost). With per-thread
+    tasks the poison batch's group falls back to per-batch tasks, so it fails alone."""
     out = tmp_path / "out"
     fault = [{"action": "exit", "start": 100}, {"action": "raise", "start": 200}]
     # one task per single-threaded worker at a time (Dask's default queues a second one
@@ -132,15 +142,20 @@ def test_batch_that_keeps_failing_is_recorded_not_hung(fault_corpus, tmp_path):
     t0 = time.monotonic()
     with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
         result, run, manifest, files = _run(
-            fault_corpus, out, _settings(task_retries=1, warmup=0), fault
+            fault_corpus, out, _settings(task_retries=1, warmup=0, task_layout=layout), fault
         )
     assert time.monotonic() - t0 < 90
     assert run["status"] == "ok"
     assert run["cluster"]["allowed_failures"] == 1
     (rep,) = run["repeats"]
     assert rep["files_ok"] == N - 2 * BATCH and rep["files_error"] == 2 * BATCH
+    # per_batch: the two batches' tasks. per_thread: the poison batch's group's drain task
+    # (KilledWorker) and then its own per-batch task; the raising batch failed in place,
+    # inside its drain task, so it is only in failed_batches
     assert rep["failed_tasks"] == 2 and rep["failed_batches"] == [2, 4]
-    assert len(rep["lost_workers"]) == 2  # task_retries=1: two starts, two deaths
+    # task_retries=1: two starts, two deaths. per_thread: the poison batch kills its
+    # group's drain task twice, then its own per-batch task twice
+    assert len(rep["lost_workers"]) == (4 if layout == "per_thread" else 2)
     assert rep["retries"] >= 2
     killed = files.iloc[100:150]
     raised = files.iloc[200:250]
@@ -187,9 +202,12 @@ def test_timeout_records_unfinished_files_and_exits_nonzero(fault_corpus, tmp_pa
     assert len(lines) == 1, err
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "timeout"
-    # the hung batch, and any batch Dask had already queued behind it on that worker
+    # per_thread: the hung batch (150-199) is the first its worker's drain task claims, and
+    # that single-threaded worker's task holds its group's other two batches too (no other
+    # task drains that group), so none of the three comes back (with per_batch tasks: the
+    # hung batch, and any batch Dask had already queued behind it on that worker)
     late = run["timed_out_files"]
-    assert late in (BATCH, 2 * BATCH), late
+    assert late == 3 * BATCH, late
     assert "timeout_s=6" in lines[0] and f"{late} unfinished files" in lines[0]
     assert "raise timeout_s" in lines[0]
     (rep,) = run["repeats"]  # the second repeat never started

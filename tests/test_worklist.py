@@ -47,11 +47,12 @@ def test_threads_drain_one_list_each_item_once(small_corpus):
         th.start()
     for th in threads:
         th.join()
-    done = sorted((p, b) for out in outs for p, b, _ in out)
+    done = sorted((p, b) for out in outs for p, b, _, _ in out)
     assert done == sorted((p, b) for p, b, _, _ in items)  # each exactly once
     assert "g-test" not in worklist._lists  # forgotten once every task left
     for out in outs:
-        for _, b, res in out:
+        for _, b, res, attempts in out:
+            assert attempts == 1
             lo, hi = _batches()[b]
             ref = tasks.analyse_batch({**_base(small_corpus), "start": lo, "stop": hi})
             assert (res.start, res.stop) == (lo, hi)
@@ -60,19 +61,33 @@ def test_threads_drain_one_list_each_item_once(small_corpus):
             assert np.array_equal(res.lines, ref.lines)
 
 
-def test_a_raising_batch_is_returned_as_its_error(small_corpus):
+def _drain_spec(c, fault, retries):
     items = [(0, b, lo, hi) for b, (lo, hi) in enumerate(_batches())]
-    spec = {
-        **_base(small_corpus, "minimal"),
-        "group": "g-fault",
+    return {
+        **_base(c, "minimal"),
+        "group": f"g-fault-{retries}",
         "items": items,
         "tasks_in_group": 1,
-        "_test_fault": {"action": "raise", "start": 140},
+        "task_retries": retries,
+        "_test_fault": fault,
     }
-    out = {b: res for _, b, res in worklist.drain(spec)}
-    assert sorted(out) == list(range(len(items)))
-    assert out[2].startswith("RuntimeError: injected fault")
-    assert all(not isinstance(res, str) for b, res in out.items() if b != 2)
+
+
+def test_a_raising_batch_is_retried_in_place_then_returned_as_its_error(small_corpus):
+    spec = _drain_spec(small_corpus, {"action": "raise", "start": 140}, 2)
+    out = {b: (res, attempts) for _, b, res, attempts in worklist.drain(spec)}
+    assert sorted(out) == list(range(len(_batches())))
+    res, attempts = out[2]
+    assert res.startswith("RuntimeError: injected fault") and attempts == 3  # 1 + task_retries
+    assert all(not isinstance(r, str) and a == 1 for b, (r, a) in out.items() if b != 2)
+
+
+def test_a_batch_that_raises_once_is_retried_in_place(small_corpus, tmp_path):
+    fault = {"action": "raise", "start": 140, "once": str(tmp_path / "raised")}
+    out = {b: (res, a) for _, b, res, a in worklist.drain(_drain_spec(small_corpus, fault, 2))}
+    res, attempts = out[2]
+    assert attempts == 2 and (res.start, res.stop) == _batches()[2]
+    assert (res.status == FileStatus.OK).all()
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +104,16 @@ def client():
         yield c
 
 
-def _ctx(client, c, layout, fault=None):
+def _ctx(client, c, layout, fault=None, retries=0):
     spec = _base(c)
     if fault:
         spec["_test_fault"] = fault
-    settings = {"name": f"wl-{layout}", "task_layout": layout, "task_retries": 0, "timeout_s": 60}
+    settings = {
+        "name": f"wl-{layout}",
+        "task_layout": layout,
+        "task_retries": retries,
+        "timeout_s": 60,
+    }
     return repeats.RepeatContext(
         client,
         spec,
@@ -135,14 +155,58 @@ def test_per_thread_failed_batch_is_errors_not_lost(client, small_corpus):
     assert (res.status != FileStatus.UNSET).all()
 
 
-def test_per_thread_timeout_records_only_the_unfinished_batches(client, small_corpus):
-    ctx = _ctx(client, small_corpus, "per_thread", {"action": "sleep", "seconds": 3, "start": 0})
+def test_per_thread_batch_retried_in_place_is_counted_then_ok(client, small_corpus, tmp_path):
+    fault = {"action": "raise", "start": 210, "once": str(tmp_path / "raised")}
+    ctx = _ctx(client, small_corpus, "per_thread", fault, retries=2)
+    rec, rows, res = repeats.run_repeat(ctx, 0, False)
+    assert (res.status == FileStatus.OK).all() and rec["files_ok"] == FILES
+    assert rec["failed_batches"] == [] and rec["failed_tasks"] == 0
+    # a drained batch run twice in place counts as a retried task with one retry
+    assert rec["retries"] == 1 and rec["retried_tasks"] == 1 and rec["retried_batches"] == [3]
+    assert {row.batch: row.attempts for row in rows} == {b: 1 + (b == 3) for b in range(9)}
+
+
+def test_per_thread_group_whose_tasks_fail_is_finished_per_batch(client, small_corpus, monkeypatch):
+    """Every task of the group holding batch 3 fails on every attempt (as a KilledWorker
+    would reach the client): the group's batches go again as per-batch tasks in the same
+    repeat, so only the batch that keeps raising is errors and every other is read."""
+    real = worklist.drain
+
+    def dying(spec):
+        if any(lo == 210 for _, _, lo, _ in spec["items"]):
+            raise OSError("worker lost")
+        return real(spec)
+
+    monkeypatch.setattr(worklist, "drain", dying)
+    ctx = _ctx(client, small_corpus, "per_thread", {"action": "raise", "start": 210}, retries=1)
+    rec, rows, res = repeats.run_repeat(ctx, 0, False)
+    assert (res.status[210:280] == FileStatus.BATCH_FAILED).all()
+    assert res.errors[210].detail.startswith("RuntimeError: injected fault")
+    assert (np.delete(res.status, np.s_[210:280]) == FileStatus.OK).all()
+    assert rec["files_ok"] == FILES - 70 and rec["files_error"] == 70
+    assert rec["failed_batches"] == [3]
+    # the group (batches 0-3 of 9 on the first of two 2-thread workers) went again per batch
+    assert rec["tasks"] == 4 + 4 and rec["failed_tasks"] == 2 + 1  # its 2 drains, batch 3
+    assert {r.batch for r in rows if r.key.startswith("analyse-")} == {0, 1, 2}
+    assert {0, 1, 2, 3} <= set(rec["retried_batches"])
+    assert rec["timed_out"] is False
+
+
+@pytest.mark.parametrize("layout", ["per_thread", "per_batch"])
+def test_timeout_records_only_the_unfinished_batches(client, small_corpus, layout):
+    """The end-to-end timeout test (test_reliability_faults) runs per_thread only; the
+    per-batch layout's timeout is checked here, in-process and fast."""
+    ctx = _ctx(client, small_corpus, layout, {"action": "sleep", "seconds": 3, "start": 0})
     ctx.deadline = time.monotonic()  # the collector waits its least, 1 s
     rec, _, res = repeats.run_repeat(ctx, 0, False)
     assert rec["timed_out"] is True
     assert (res.status[:BATCH] == FileStatus.TIMED_OUT).all()  # the batch still asleep
-    assert (res.status[BATCH:] == FileStatus.OK).all()  # its group's others were done
     assert res.errors[0].kind == "timeout"
+    if layout == "per_thread":  # its group's others were done by the group's second task
+        assert (res.status[BATCH:] == FileStatus.OK).all()
+    else:  # a batch Dask had queued behind the sleeping one on its worker is late too
+        assert np.isin(res.status, [FileStatus.OK, FileStatus.TIMED_OUT]).all()
+        assert (res.status == FileStatus.OK).sum() >= FILES - 3 * BATCH
 
 
 def _fake_ctx():
@@ -166,11 +230,25 @@ def test_fail_unset_returns_only_the_batches_it_marked():
 
 def test_fault_fields_count_what_was_marked_and_returned():
     """retried_batches: batches a retried task returned or was recorded as failing, not
-    its group's whole list; failed_tasks: tasks only, not batches that raised in one."""
+    its group's whole list, plus batches retried in place or sent again per batch;
+    failed_tasks: tasks only, not batches that raised in one; retried_tasks and retries
+    add drained batches run more than once in place."""
     rows = [SimpleNamespace(batch=b, key="t0") for b in (0, 1)]
     rows += [SimpleNamespace(batch=b, key="t1") for b in (2, 3)]
     marked = repeats._Marked(failed=[("t1", 4), ("t2", 5)], timed_out=[("t0", 6)])
     marked.failed_tasks = 1
-    fields = repeats._fault_fields(rows, marked, {"t1": 2})
-    assert fields == {"retried_batches": [2, 3, 4], "failed_tasks": 1, "failed_batches": [4, 5]}
-    assert repeats._fault_fields(rows, repeats._Marked(), {})["retried_batches"] == []
+    attempts = {"t0": 1, "t1": 2, "t2": 1}
+    fields = repeats._fault_fields(rows, marked, attempts)
+    assert fields == {
+        "retried_tasks": 1,
+        "retries": 1,
+        "retried_batches": [2, 3, 4],
+        "failed_tasks": 1,
+        "failed_batches": [4, 5],
+    }
+    marked.in_place, marked.redone = [(0, 3)], [7]
+    fields = repeats._fault_fields(rows, marked, attempts)
+    assert fields["retried_batches"] == [0, 2, 3, 4, 7]
+    assert (fields["retried_tasks"], fields["retries"]) == (2, 3)
+    unread = repeats._fault_fields(rows, repeats._Marked(), None)
+    assert unread["retried_batches"] == [] and unread["retries"] is None

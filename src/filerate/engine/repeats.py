@@ -1,5 +1,6 @@
-"""The timed repeats of a phase: submit one task per batch, collect and place the
-results, and record what each repeat measured (run.json ``repeats``, batches.parquet).
+"""The timed repeats of a phase: submit one task per batch (or per worker thread:
+engine.perthread), collect and place the results, and record what each repeat
+measured (run.json ``repeats``, batches.parquet).
 
 Each repeat is timed from the first submit to the last result received and placed.
 Every file of the manifest ends each repeat as ok or as an error with a reason: a batch
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from filerate import fmt
-from filerate.engine import coldrun, latency, rounds, scheduler_log, tasks, worker_stats, worklist
+from filerate.engine import coldrun, latency, perthread, rounds, scheduler_log, tasks, worker_stats
 from filerate.engine.file_results import FileResults
 from filerate.engine.records import BatchRecord, ErrorKind, FileError, FileStatus, TaskResult
 from filerate.units import MB
@@ -84,6 +85,7 @@ class _Submitted:
 
     futures: list
     meta: dict[str, tuple[list[tuple[int, int]], float]]
+    groups: perthread.Groups | None = None  # per-thread tasks' groups
 
 
 def run_warmup(ctx: RepeatContext, done: PhaseRepeats) -> None:
@@ -193,11 +195,11 @@ def run_repeat(
     token = uuid.uuid4().hex[:8]  # unique keys: Dask must not reuse an earlier repeat's result
     per_pass = [FileResults(ctx.files) for _ in range(passes)]
     # the workers' threads, asked of the scheduler before the timed window opens
-    threads = _worker_threads(ctx.client) if ctx.per_thread else None
+    threads = perthread.worker_threads(ctx.client) if ctx.per_thread else None
     start_epoch = time.time()
     t0 = time.perf_counter()
     if threads:
-        submitted = _submit_per_thread(ctx, r, token, passes, threads)
+        submitted = _Submitted(*perthread.submit(ctx, r, token, passes, threads))
     else:
         submitted = _submit(ctx, r, token, passes)
     rows, marked, timed_out = _collect(ctx, submitted, per_pass, r, warmup)
@@ -207,12 +209,12 @@ def run_repeat(
     # after the timed window: what the scheduler saw of retries and lost workers
     attempts = scheduler_log.attempts(ctx.client, list(submitted.meta))
     lost, joined = ctx.scheduler.since_last()
-    for row in rows:
-        row.attempts = (attempts or {}).get(row.key) or None  # 0: not in the log
+    for row in rows:  # the task's starts, and a drained batch's attempts in place
+        started = (attempts or {}).get(row.key)  # 0: not in the log
+        row.attempts = started + row.attempts - 1 if started else None
     for results in per_pass:
         results.account_unset()
     ok = sum(int(res.ok().sum()) for res in per_pass)
-    retried = {k: a for k, a in (attempts or {}).items() if a > 1}
     rec = {
         "repeat": r,
         "warmup": warmup,
@@ -224,10 +226,7 @@ def run_repeat(
         "files_error": ctx.files * passes - ok,
         "files_per_s": ok / wall if wall > 0 else 0.0,
         "tasks": len(submitted.meta),
-        # tasks started more than once, and the extra starts (null: scheduler log unread)
-        "retried_tasks": len(retried) if attempts is not None else None,
-        "retries": sum(a - 1 for a in retried.values()) if attempts is not None else None,
-        **_fault_fields(rows, marked, retried),
+        **_fault_fields(rows, marked, attempts),
         "timed_out": timed_out,
         "lost_workers": lost,
         "joined_workers": joined,
@@ -259,81 +258,32 @@ def _submit(ctx: RepeatContext, r: int, token: str, passes: int) -> _Submitted:
     )
 
 
-def _worker_threads(client) -> dict[str, int]:
-    """Each worker's address -> its threads (every worker: n_workers=-1)."""
-    workers = client.scheduler_info(n_workers=-1)["workers"]
-    threads = {a: w["nthreads"] for a, w in workers.items()}
-    if not threads:
-        raise RuntimeError("no Dask workers to send tasks to")
-    return threads
-
-
-def _submit_per_thread(
-    ctx: RepeatContext, r: int, token: str, passes: int, threads: dict[str, int]
-) -> _Submitted:
-    """One task per worker thread; each worker process drains one group of batches (a
-    contiguous share, in proportion to its threads) for every pass (engine.worklist)."""
-    submitted, futures, meta = time.time(), [], {}
-    total, at, cum = sum(threads.values()), 0, 0
-    for g, (addr, n) in enumerate(sorted(threads.items())):
-        cum += n
-        upto = round(len(ctx.batches) * cum / total)
-        group = list(range(at, upto))
-        at = upto
-        if not group:
-            continue
-        items = [(p, b) for p in range(passes) for b in group]
-        spec = {
-            **ctx.spec_base,
-            "group": f"{ctx.settings['name']}-r{r}-g{g}-{token}",
-            "items": [(p, b, *ctx.batches[b]) for p, b in items],
-            "tasks_in_group": n,
-        }
-        keys = [f"drain-{ctx.settings['name']}-r{r}-g{g}-t{t}-{token}" for t in range(n)]
-        futures += ctx.client.map(
-            worklist.drain,
-            [spec] * n,
-            key=keys,
-            workers=[addr],
-            allow_other_workers=True,  # a lost worker's group is redone elsewhere
-            pure=False,
-            retries=ctx.settings["task_retries"],
-        )
-        meta.update(dict.fromkeys(keys, (items, submitted)))
-    return _Submitted(futures, meta)
-
-
 def _collect(ctx: RepeatContext, submitted: _Submitted, per_pass: list, r: int, warmup: bool):
     """Place results as they come back: (batch rows, the batches recorded as errors as a
     _Marked, timed out). Items no result reached are recorded once every task has
     answered, since a per-thread task's batches may have been done by another task of its
-    group."""
+    group; a per-thread group's items that no task of the group returned are first sent
+    again as per-batch tasks (engine.perthread), collected here under the same deadline."""
     from distributed import as_completed
 
-    rows, failed, marked = [], [], _Marked()
+    got = _Got()
     pending = set(submitted.meta)
     timeout = max(1.0, ctx.deadline - time.monotonic())
+    futures = as_completed(submitted.futures, timeout=timeout)
     try:
-        for fut in as_completed(submitted.futures, timeout=timeout):
-            items, sent = submitted.meta[fut.key]
+        for fut in futures:
             pending.discard(fut.key)
-            try:
-                out = fut.result()
-            except Exception as exc:  # failed on every attempt (e.g. KilledWorker)
-                failed.append((fut.key, items, _batch_error(exc)))
-                marked.failed_tasks += 1
-                continue
-            for p, b, res in out if isinstance(out, list) else [(*items[0], out)]:
-                if isinstance(res, str):  # per-thread task: this batch raised
-                    failed.append((fut.key, [(p, b)], FileError(ErrorKind.BATCH_FAILED, res)))
-                    continue
-                per_pass[p].place(res)
-                if not warmup:
-                    ctx.add_latency(res)
-                rows.append(_batch_record(res, r, warmup, b, fut.key, sent))
+            error = _take(ctx, submitted, fut, per_pass, r, warmup, got)
+            if submitted.groups is not None:
+                more, meta = submitted.groups.answered(ctx, fut.key, error)
+                submitted.futures += more
+                submitted.meta.update(meta)
+                pending.update(meta)
+                futures.update(more)
     except TimeoutError:
         ctx.client.cancel([f for f in submitted.futures if f.key in pending])
-    for key, items, error in failed:
+    marked = got.marked
+    for key, items, error in got.failed:
         done = _fail_unset(ctx, per_pass, items, FileStatus.BATCH_FAILED, error)
         marked.failed += [(key, b) for _, b in done]
     error = FileError(
@@ -343,28 +293,85 @@ def _collect(ctx: RepeatContext, submitted: _Submitted, per_pass: list, r: int, 
     for key in pending:
         done = _fail_unset(ctx, per_pass, submitted.meta[key][0], FileStatus.TIMED_OUT, error)
         marked.timed_out += [(key, b) for _, b in done]
-    return rows, marked, bool(pending)
+    if submitted.groups is not None:
+        marked.redone = [b for _, b in submitted.groups.redone]
+    return got.rows, marked, bool(pending)
 
 
 @dataclass
 class _Marked:
     """What _collect recorded as errors: (task key, batch) of each batch it marked failed
     or timed out (only batches no result reached: with per-thread tasks a task's items
-    are its whole group's), and the tasks that failed on every attempt."""
+    are its whole group's), and the tasks that failed on every attempt; and of drained
+    batches (per-thread tasks), (batch, attempts) of each run more than once in place and
+    the batches sent again as per-batch tasks."""
 
     failed: list = field(default_factory=list)
     timed_out: list = field(default_factory=list)
     failed_tasks: int = 0
+    in_place: list = field(default_factory=list)
+    redone: list = field(default_factory=list)
 
 
-def _fault_fields(rows: list[BatchRecord], marked: _Marked, retried: dict) -> dict:
-    """run.json's retried_batches (batches a retried task returned or was recorded as
-    failing), failed_tasks (tasks that failed on every attempt; a batch that raised
-    inside a per-thread task is only in failed_batches) and failed_batches (batches
-    recorded as failed)."""
+@dataclass
+class _Got:
+    """What _collect has so far: rows placed, failures to record once all answered."""
+
+    rows: list = field(default_factory=list)
+    failed: list = field(default_factory=list)  # (task key, [(pass, batch)], FileError)
+    marked: _Marked = field(default_factory=_Marked)
+
+
+def _take(ctx, submitted: _Submitted, fut, per_pass: list, r: int, warmup: bool, got: _Got):
+    """Place one task's answer; returns its failure ("Type: message") when it failed on
+    every attempt (e.g. KilledWorker), else None. A failed per-thread task's items are not
+    recorded here: its group's unfinished items go again as per-batch tasks."""
+    items, sent = submitted.meta[fut.key]
+    drained = submitted.groups is not None and fut.key in submitted.groups.group_of
+    try:
+        out = fut.result()
+    except Exception as exc:
+        got.marked.failed_tasks += 1
+        error = _batch_error(exc)
+        if not drained:
+            got.failed.append((fut.key, items, error))
+        return error.detail
+    for p, b, res, tries in out if drained else [(*items[0], out, 1)]:
+        if drained:  # the first result of an item counts (see Groups.received)
+            if (p, b) in submitted.groups.received:
+                continue
+            submitted.groups.received.add((p, b))
+        if tries > 1:
+            got.marked.in_place.append((b, tries))
+        if isinstance(res, str):  # per-thread task: this batch raised on every attempt
+            got.failed.append((fut.key, [(p, b)], FileError(ErrorKind.BATCH_FAILED, res)))
+            continue
+        per_pass[p].place(res)
+        if not warmup:
+            ctx.add_latency(res)
+        rows = got.rows
+        rows.append(_batch_record(res, r, warmup, b, fut.key, sent))
+        rows[-1].attempts = tries  # attempts in place; run_repeat adds the task's starts
+    return None
+
+
+def _fault_fields(rows: list[BatchRecord], marked: _Marked, attempts: dict | None) -> dict:
+    """run.json's fault counts. retried_tasks and retries: tasks the scheduler started more
+    than once and the extra starts, plus drained batches run more than once in place and
+    those extra attempts (null when the scheduler's log was unread); retried_batches:
+    batches a retried task returned or was recorded as failing, batches run again in
+    place and batches sent again as per-batch tasks; failed_tasks: tasks that failed on
+    every attempt (a batch that raised inside a per-thread task is only in
+    failed_batches); failed_batches: batches recorded as failed."""
+    retried = {k: a for k, a in (attempts or {}).items() if a > 1}
     retried_batches = {row.batch for row in rows if row.key in retried}
     retried_batches |= {b for k, b in marked.failed + marked.timed_out if k in retried}
+    retried_batches |= {b for b, _ in marked.in_place} | set(marked.redone)
+    known = attempts is not None
+    extra = sum(a - 1 for a in retried.values()) + sum(a - 1 for _, a in marked.in_place)
     return {
+        "retried_tasks": len(retried) + len(marked.in_place) if known else None,
+        "retries": extra if known else None,
         "retried_batches": sorted(retried_batches),
         "failed_tasks": marked.failed_tasks,
         "failed_batches": sorted({b for _, b in marked.failed}),

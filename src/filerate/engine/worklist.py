@@ -8,8 +8,10 @@ in a millisecond or two. Here the client sends, per worker process, one group: t
 batches (of one or more passes) that process is to read, as ``threads`` tasks with the
 same list. The first task to arrive makes the process's work list; every task then
 claims items one at a time (a lock and a counter: threads that run faster take more) and
-analyses each with tasks.analyse_batch, exactly as a per-batch task would. A task
-returns its items' results once, when the list is empty.
+analyses each with tasks.analyse_batch, exactly as a per-batch task would; a batch that
+raises is run again in place, up to the phase's ``task_retries`` times (a per-batch task
+would be retried by Dask). A task returns its items' results, with each item's attempts,
+once, when the list is empty; engine.perthread is the client's side.
 """
 
 from __future__ import annotations
@@ -59,22 +61,33 @@ def drain(spec: dict) -> list[tuple]:
     """Analyse items of the group ``spec["group"]`` until none is left.
 
     ``spec`` is the phase's task spec plus ``group`` (unique per pass set and process),
-    ``items`` (pass, batch, lo, hi) and ``tasks_in_group``. Returns one tuple per item
-    this task did: (pass, batch, TaskResult) or, when analysing the batch raised,
-    (pass, batch, "ExceptionType: message"), so one bad batch is recorded as that
-    batch's errors rather than losing the task's others.
+    ``items`` (pass, batch, lo, hi), ``tasks_in_group`` and ``task_retries``. Returns one
+    tuple per item this task did: (pass, batch, TaskResult, attempts) or, when analysing
+    the batch raised on each of its 1 + task_retries attempts, (pass, batch,
+    "ExceptionType: message", attempts), so one bad batch is recorded as that batch's
+    errors rather than losing the task's others.
     """
-    base = {k: v for k, v in spec.items() if k not in ("group", "items", "tasks_in_group")}
+    extra = ("group", "items", "tasks_in_group", "task_retries")
+    base = {k: v for k, v in spec.items() if k not in extra}
+    tries = 1 + spec.get("task_retries", 0)
     wl = _join(spec["group"], spec["items"], spec["tasks_in_group"])
     done: list[tuple] = []
     try:
         while (item := wl.claim()) is not None:
             p, b, lo, hi = item
-            try:
-                done.append((p, b, tasks.analyse_batch({**base, "start": lo, "stop": hi})))
-            except Exception as exc:
-                detail = str(exc).splitlines()[0] if str(exc) else ""
-                done.append((p, b, f"{type(exc).__name__}: {detail}"))
+            done.append((p, b, *_analyse({**base, "start": lo, "stop": hi}, tries)))
     finally:
         _leave(spec["group"], wl)
     return done
+
+
+def _analyse(spec: dict, tries: int) -> tuple:
+    """(TaskResult, attempts) of one batch, run again in place when it raises (as Dask
+    would run a per-batch task again), or ("ExceptionType: message", tries)."""
+    for attempt in range(1, tries + 1):
+        try:
+            return tasks.analyse_batch(spec), attempt
+        except Exception as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            error = f"{type(exc).__name__}: {detail}"
+    return error, tries
