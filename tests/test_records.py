@@ -89,3 +89,34 @@ def test_data_md_documents_every_batch_column_and_error_kind():
     files = data_md[data_md.index("- `files.parquet`") :]
     files = " ".join(files[: files.index("\n- `")].split())
     assert all(f"`{kind.value}`" in files for kind in ErrorKind)
+
+
+def test_a_summary_only_result_is_counted_but_keeps_no_analysis():
+    import numpy as np
+
+    from filerate.engine.file_results import FileResults
+    from filerate.engine.records import ErrorKind, FileError, FileStatus, TaskResult
+
+    res = TaskResult(
+        2,
+        4,
+        np.array([0, 3], np.int8),
+        np.array([5, 0]),
+        np.array([7, 0], np.uint64),
+        lines=np.array([1, 0]),
+        words=np.array([2, 0]),
+        non_ascii=np.array([0, 0]),
+        type=np.array([1, 0], np.int8),
+        errors={1: FileError(ErrorKind.VANISHED)},
+    )
+    short = res.summary_only()
+    assert short.hash is None and short.lines is None and short.type is None
+    assert short.status is res.status and short.errors == res.errors
+    counted = FileResults(6, analysis=False)
+    counted.place(short)
+    assert counted.status[2] == FileStatus.OK and counted.bytes[2] == 5
+    assert counted.errors[3].kind == ErrorKind.VANISHED
+    assert not hasattr(counted, "hash")
+    whole = FileResults(6)
+    whole.place(res)
+    assert whole.hash[2] == 7 and whole.lines[2] == 1

@@ -16,9 +16,16 @@ _LIGHT_COLUMNS = ("lines", "words", "non_ascii")
 class FileResults:
     """One entry per manifest file; every file starts UNSET and must end ok or in error."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, analysis: bool = True):
+        """``analysis``: keep hashes and analysis too; without, only each file's status,
+        bytes and error (a pass that is not its round trip's last: see
+        TaskResult.summary_only); such results are counted, never turned into a frame."""
         self.status = np.full(n, FileStatus.UNSET, dtype=np.int8)
         self.bytes = np.zeros(n, dtype=np.int64)
+        self.errors: dict[int, FileError] = {}  # manifest row -> error
+        self.analysis = analysis
+        if not analysis:
+            return
         self.hash = np.zeros(n, dtype=np.uint64)
         self.lines = np.zeros(n, dtype=np.int64)
         self.words = np.zeros(n, dtype=np.int64)
@@ -26,13 +33,16 @@ class FileResults:
         self.type = np.zeros(n, dtype=np.int8)
         self.entropy = np.zeros(n, dtype=np.float64)  # ``full`` only
         self.signature: np.ndarray | None = None  # files x hashes, made by the first result
-        self.errors: dict[int, FileError] = {}  # manifest row -> error
 
     def place(self, res: TaskResult) -> None:
         """Put one task's results at its rows of the manifest."""
         lo, hi = res.start, res.stop
         self.status[lo:hi] = res.status
         self.bytes[lo:hi] = res.bytes
+        for i, error in res.errors.items():
+            self.errors[lo + i] = error
+        if not self.analysis:
+            return
         self.hash[lo:hi] = res.hash
         if res.lines is not None:
             self.lines[lo:hi] = res.lines
@@ -41,8 +51,6 @@ class FileResults:
             self.type[lo:hi] = res.type
         if res.signature is not None:
             self._place_full(res)
-        for i, error in res.errors.items():
-            self.errors[lo + i] = error
 
     def _place_full(self, res: TaskResult) -> None:
         if self.signature is None:

@@ -156,6 +156,21 @@ class TaskResult:
     latency: Any = None  # np.ndarray int64 (ops x buckets): engine.latency histograms
     latency_max: Any = None  # np.ndarray int64 (ops): the longest of each operation, ns
 
+    def summary_only(self) -> TaskResult:
+        """The result without its per-file hashes and analysis: what a pass that is not a
+        round trip's last needs (its files' status, bytes and errors, its timing and
+        latency), so the workers send and the client places a fraction of the data."""
+        return dataclasses.replace(
+            self,
+            hash=None,
+            lines=None,
+            words=None,
+            non_ascii=None,
+            type=None,
+            entropy=None,
+            signature=None,
+        )
+
 
 @dataclass
 class BatchRecord:

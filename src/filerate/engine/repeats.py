@@ -193,7 +193,8 @@ def run_repeat(
     run.json record (files over every pass), its batches.parquet rows and the last
     pass's per-file results."""
     token = uuid.uuid4().hex[:8]  # unique keys: Dask must not reuse an earlier repeat's result
-    per_pass = [FileResults(ctx.files) for _ in range(passes)]
+    # only the last pass's hashes and analysis are kept (and validated); the others count
+    per_pass = [FileResults(ctx.files, analysis=p == passes - 1) for p in range(passes)]
     # the workers' threads, asked of the scheduler before the timed window opens
     threads = perthread.worker_threads(ctx.client) if ctx.per_thread else None
     start_epoch = time.time()
@@ -246,7 +247,9 @@ def _submit(ctx: RepeatContext, r: int, token: str, passes: int) -> _Submitted:
     keys = [f"analyse-{name}-r{r}-p{p}-b{b}-{token}" for p, b in items]
     submitted = time.time()
     specs = [
-        {**ctx.spec_base, "start": lo, "stop": hi} for _ in range(passes) for lo, hi in ctx.batches
+        {**ctx.spec_base, "start": lo, "stop": hi, "summary_only": p < passes - 1}
+        for p in range(passes)
+        for lo, hi in ctx.batches
     ]
     retries = ctx.settings["task_retries"]
     if ctx.placement is not None:  # per-worker staging: each batch only where its files are

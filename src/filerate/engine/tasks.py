@@ -149,7 +149,7 @@ def analyse_batch(spec: dict) -> TaskResult:
     out.thread = threading.get_ident()
     out.t_start = t_start
     out.t_stop = t_start + (time.perf_counter() - p0)
-    return out
+    return out.summary_only() if spec.get("summary_only") else out
 
 
 def _count_on_gpu(res, buf, offsets, sizes, budget: int) -> TaskTiming:

@@ -71,11 +71,13 @@ def drain(spec: dict) -> list[tuple]:
     base = {k: v for k, v in spec.items() if k not in extra}
     tries = 1 + spec.get("task_retries", 0)
     wl = _join(spec["group"], spec["items"], spec["tasks_in_group"])
+    last = max(item[0] for item in spec["items"])  # only its results are kept whole
     done: list[tuple] = []
     try:
         while (item := wl.claim()) is not None:
             p, b, lo, hi = item
-            done.append((p, b, *_analyse({**base, "start": lo, "stop": hi}, tries)))
+            one = {**base, "start": lo, "stop": hi, "summary_only": p < last}
+            done.append((p, b, *_analyse(one, tries)))
     finally:
         _leave(spec["group"], wl)
     return done
