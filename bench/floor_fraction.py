@@ -68,9 +68,11 @@ def prepare_corpus(files: int, out: Path, ramdisk: str) -> dict:
     }
 
 
-def floor_rate(exe: Path, c: dict, threads: int, count: bool, runs: int) -> float:
-    """Median files/s of ``runs`` timed runs of the C floor (after its own warm run)."""
+def floor_rate(exe: Path, c: dict, threads: int, count: bool, runs: int, procs=False) -> float:
+    """Median files/s of ``runs`` timed runs of the C floor (after its own warm run), on
+    ``threads`` threads of one process or, with ``procs``, that many processes."""
     cmd = [str(exe), c["data"], c["list"], str(threads), "1" if count else "0", str(runs)]
+    cmd += ["procs"] if procs else []
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
     return float(out[0])
 
@@ -164,6 +166,7 @@ def measure(exe: Path, c: dict, threads: int, args) -> dict:
         runs = {
             "floor": lambda: floor_rate(exe, c, threads, False, n),
             "floor_counting": lambda: floor_rate(exe, c, threads, True, max(1, n // 8)),
+            "floor_procs": lambda: floor_rate(exe, c, threads, False, n, procs=True),
         }
         for key, st in states.items():
             runs[key] = lambda st=st: engine_rate(st, args.min_repeat_s)
@@ -198,6 +201,10 @@ def summarise(c: dict, threads: int, batch: int, rounds_: list[dict], checked: d
         "median_files_per_s": med,
         "fraction_median": {k: statistics.median(v) for k, v in ratios.items()},
         "fraction_range": {k: [min(v), max(v)] for k, v in ratios.items()},
+        # the same against T processes (each with its own file-descriptor table)
+        "fraction_of_procs_floor": {
+            k: statistics.median(r[k] / r["floor_procs"] for r in rounds_) for k in engines
+        },
         # best against best: the least disturbed run of each on a shared machine
         "fraction_of_best": {
             k: max(r[k] for r in rounds_) / max(r["floor"] for r in rounds_) for k in engines
@@ -246,6 +253,20 @@ def report(r: dict) -> str:
                 ]
             lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Goal: minimal >= {GOAL['minimal']}, light >= {GOAL['light']} of the floor."]
+    lines += [
+        "",
+        "The floor on T processes instead of T threads (each process its own file-descriptor "
+        "table, whose lock every open and close of one process's threads share):",
+        "",
+    ]
+    for x in r["results"]:
+        med, fp = x["median_files_per_s"], x["fraction_of_procs_floor"]
+        cells = ", ".join(f"{k} {fmt.ratio(v)}" for k, v in fp.items())
+        lines.append(
+            f"- {fmt.num(x['files'])} files, {x['threads']} threads: floor on processes "
+            f"{fmt.num(med['floor_procs'])} ({fmt.ratio(med['floor_procs'] / med['floor'])} of the "
+            f"threads' floor); filerate against it: {cells}"
+        )
     return "\n".join(lines)
 
 
