@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from filerate.engine import repeats, scheduler_log, tasks, worklist
+from filerate.engine import perthread, repeats, scheduler_log, tasks, worklist
 from filerate.engine.file_results import FileResults
 from filerate.engine.records import ErrorKind, FileError, FileStatus
 
@@ -256,3 +256,20 @@ def test_fault_fields_count_what_was_marked_and_returned():
     assert (fields["retried_tasks"], fields["retries"]) == (2, 3)
     unread = repeats._fault_fields(rows, repeats._Marked(), None)
     assert unread["retried_batches"] == [] and unread["retries"] is None
+
+
+def test_worker_threads_asks_the_scheduler_not_the_clients_cache(client, monkeypatch):
+    """The client's periodic refresh (every 2 s) stores an identity without workers, and
+    can do so between scheduler_info's fresh fetch and its return: a repeat that read that
+    cache saw "no Dask workers" in the middle of a run (make run, turbo phase). Here the
+    refresh always wins the race."""
+    empty = {**client.sync(client.scheduler.identity, n_workers=0), "workers": {}}
+
+    async def refresh_wins(n_workers=0):
+        client._scheduler_identity = empty
+
+    monkeypatch.setattr(client, "_update_scheduler_info", refresh_wins)
+    assert client.scheduler_info(n_workers=-1)["workers"] == {}  # the race, as it happened
+    workers = client.sync(client.scheduler.identity, n_workers=-1)["workers"]
+    assert len(workers) == 2
+    assert perthread.worker_threads(client) == dict.fromkeys(workers, 2)

@@ -349,11 +349,15 @@ def _gpu_mapping(settings: dict, n_gpus: int, threads: int) -> dict:
 
 
 def worker_info(client) -> dict:
-    """address -> info of every worker (scheduler_info lists only 5 unless told)."""
-    info = (
-        client.scheduler_info(n_workers=-1) if _takes_n_workers(client) else client.scheduler_info()
-    )
-    return info["workers"]
+    """address -> info of every worker, asked of the scheduler now.
+
+    Not ``client.scheduler_info(n_workers=-1)``'s return value: that is the client's
+    cached copy, which its own periodic refresh (every 2 s, asking for no workers) can
+    overwrite between the fresh fetch and the return, so a busy run intermittently saw
+    no workers at all (distributed 2026.7)."""
+    if not _takes_n_workers(client):  # older distributed: identity lists every worker
+        return client.scheduler_info()["workers"]
+    return client.sync(client.scheduler.identity, n_workers=-1)["workers"]
 
 
 def _takes_n_workers(client) -> bool:

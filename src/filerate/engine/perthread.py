@@ -17,12 +17,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from filerate.engine import tasks, worklist
+from filerate.engine import cluster, tasks, worklist
 
 
 def worker_threads(client) -> dict[str, int]:
-    """Each worker's address -> its threads (every worker: n_workers=-1)."""
-    workers = client.scheduler_info(n_workers=-1)["workers"]
+    """Each worker's address -> its threads."""
+    workers = cluster.worker_info(client)
     threads = {a: w["nthreads"] for a, w in workers.items()}
     if not threads:
         raise RuntimeError("no Dask workers to send tasks to")
