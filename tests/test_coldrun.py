@@ -88,3 +88,17 @@ def test_listing_in_the_rate_when_asked():
     warmup = {"warmup": True, "files_ok": 1, "wall_s": 1.0, "files_per_s": 1.0}
     coldrun.with_listing(warmup, listed, {})
     assert warmup["listing_s"] is None
+
+
+@pytest.mark.parametrize(
+    "settings,staged,single",
+    [
+        ({"cache": "cold"}, False, True),  # evicted before every timed pass
+        ({"cache": "cold"}, True, False),  # source evicted before the copy; reads the RAM disk
+        ({"cache": "warm"}, False, False),
+        ({"cache": "warm", "listing_in_rate": True}, True, True),
+    ],
+)
+def test_which_phases_time_one_pass_per_repeat(settings, staged, single):
+    storage = coldrun.RepeatStorage(settings, "/nowhere", staged, None, None, None, {})
+    assert storage.single_pass is single

@@ -61,9 +61,11 @@ class RepeatStorage:
     def single_pass(self) -> bool:
         """Whether each timed repeat must be one pass: a cold one is evicted before it,
         a real tree's is checked against its reference pass, and a listing counted in the
-        rate belongs to one pass."""
+        rate belongs to one pass. A staged cold phase is not: its source was evicted before
+        the copy, and its repeats read the RAM disk like any staged phase."""
         s = self.settings
-        return s.get("cache") == "cold" or self.truth is not None or s.get("listing_in_rate")
+        evicted = s.get("cache") == "cold" and not self.staged
+        return evicted or self.truth is not None or bool(s.get("listing_in_rate"))
 
     def after(self, rec: dict, results, cache_rec: dict | None) -> None:
         rec["cache"] = cache_rec
