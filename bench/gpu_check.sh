@@ -6,7 +6,9 @@
 #   compare  CPU vs GPU table for the phases of config/config.yaml (bench/compare_backends.py)
 #   full     `full` analysis CPU (all cores) vs GPU, results identical (bench/full_cpu_vs_gpu.py)
 #   scaling  files/s against cores used, filerate and the floor (bench/scaling.py)
-#   floor    filerate's fraction of the C open/read/close floor at 1, 4, 16 threads
+#   scaling_procs  the same with filerate on n processes x 1 thread (one fd table each)
+#   floor    filerate's fraction of the C open/read/close floor at 1, 4, 16 threads, and
+#            the floor on as many processes (threads of one process share the fd-table lock)
 # Outputs go to $OUT (or bench/out).   Usage: STEPS="tests full" bash bench/gpu_check.sh
 #
 # Python packages the GPU image lacks travel as wheels in .whl/ (git-ignored), fetched on a
@@ -20,7 +22,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-bench/out}
-STEPS=${STEPS:-tests compare full scaling floor}
+STEPS=${STEPS:-tests compare full scaling scaling_procs floor}
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 if compgen -G ".whl/*.whl" >/dev/null; then
@@ -51,5 +53,8 @@ step compare 300 $PY bench/compare_backends.py --config config/config.yaml --out
   --backends cpu,cpu1,gpu --work /tmp/filerate-bench
 step full 170 $PY bench/full_cpu_vs_gpu.py --out "$OUT"
 step scaling 160 $PY bench/scaling.py --out "$OUT" --max-seconds 140
-step floor 110 $PY bench/floor_fraction.py --threads 1,4,16 --out "$OUT"
+step scaling_procs 160 $PY bench/scaling.py --out "$OUT/procs" --max-seconds 140 \
+  --processes per-core
+step floor 150 $PY bench/floor_fraction.py --threads 1,4,16 --rounds 3 --layouts per_thread \
+  --out "$OUT"
 exit $rc
