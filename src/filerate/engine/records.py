@@ -125,6 +125,10 @@ TIME_COMPONENTS = ("read_s", "hash_s", "h2d_s", "analyse_s", "d2h_s", "pack_s")
 EXTRA_TIME_COMPONENTS = ("setup_s",)
 
 
+#: TaskResult's per-file fields beyond status, bytes and errors
+PER_FILE_ANALYSIS = ("hash", "lines", "words", "non_ascii", "type", "entropy", "signature")
+
+
 @dataclass
 class TaskResult:
     """What one task returns: per-file arrays for rows [start, stop) of the manifest.
@@ -160,16 +164,7 @@ class TaskResult:
         """The result without its per-file hashes and analysis: what a pass that is not a
         round trip's last needs (its files' status, bytes and errors, its timing and
         latency), so the workers send and the client places a fraction of the data."""
-        return dataclasses.replace(
-            self,
-            hash=None,
-            lines=None,
-            words=None,
-            non_ascii=None,
-            type=None,
-            entropy=None,
-            signature=None,
-        )
+        return dataclasses.replace(self, **dict.fromkeys(PER_FILE_ANALYSIS))
 
 
 @dataclass
