@@ -102,3 +102,10 @@ def test_listing_in_the_rate_when_asked():
 def test_which_phases_time_one_pass_per_repeat(settings, staged, single):
     storage = coldrun.RepeatStorage(settings, "/nowhere", staged, None, None, None, {})
     assert storage.single_pass is single
+
+
+def test_rate_with_listing_lists_before_every_pass_of_a_repeat():
+    rec = {"warmup": False, "cache": None, "files_ok": 300, "wall_s": 1.0, "passes": 3}
+    coldrun.with_listing(rec, {"warm": {"seconds": 0.1}}, {})
+    assert rec["listing_s"] == 0.1
+    assert rec["files_per_s_with_listing"] == pytest.approx(300 / 1.3)

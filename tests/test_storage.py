@@ -87,6 +87,20 @@ def test_break_evens_pair_staged_with_cold_in_place():
     assert storage.break_evens([_run("c", "cold", cold=(False,)), runs[2]]) == []
 
 
+def test_break_even_takes_seconds_per_pass_from_repeats_of_several_passes():
+    """A staged repeat holds whole passes for about min_repeat_s (here 4 passes in 1 s);
+    an evicted in-place repeat holds one. The break-even compares one pass with one."""
+    cold = _run("cold", "cold", wall=1.0)
+    for r in cold["repeats"][1:]:
+        r.update(wall_s=1.0, passes=1)
+    staged = _run("staged", "cold", staged=True, wall=1.0)
+    for r in staged["repeats"][1:]:
+        r.update(wall_s=1.0, passes=4)
+    (rec,) = storage.break_evens([cold, staged])
+    assert rec["staged_pass_s"] == 0.25 and rec["cold_pass_s"] == 1.0
+    assert rec["passes"] == 4  # 3.0 / (1.0 - 0.25), not "never"
+
+
 def test_section_says_not_cold_and_names_a_storage_limit():
     import pandas as pd
 

@@ -189,8 +189,10 @@ def with_listing(rec: dict, listed: dict, settings: dict) -> None:
     cold = bool(rec.get("cache") and rec["cache"].get("cold"))
     seconds = listing.seconds_for(listed, cold) if not rec["warmup"] else None
     rec["listing_s"] = seconds
+    # a listing before every pass: a repeat may hold several
+    listings = seconds * rec.get("passes", 1) if seconds is not None else None
     rec["files_per_s_with_listing"] = (
-        rec["files_ok"] / (rec["wall_s"] + seconds) if seconds is not None else None
+        rec["files_ok"] / (rec["wall_s"] + listings) if listings is not None else None
     )
     if settings.get("listing_in_rate") and seconds is not None:
         rec["files_per_s_without_listing"] = rec["files_per_s"]

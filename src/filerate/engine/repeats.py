@@ -253,6 +253,8 @@ def _submit(ctx: RepeatContext, r: int, token: str, passes: int) -> _Submitted:
     ]
     retries = ctx.settings["task_retries"]
     if ctx.placement is not None:  # per-worker staging: each batch only where its files are
+        if passes != 1:  # its map places one pass's batches (passes_for keeps it at 1)
+            raise ValueError("per-worker staging sends one pass per round trip")
         futures = ctx.placement.map(ctx.client, tasks.analyse_batch, specs, keys, retries)
     else:
         futures = ctx.client.map(tasks.analyse_batch, specs, key=keys, pure=False, retries=retries)

@@ -296,7 +296,8 @@ def _processing_limit(findings: list[dict], bd: dict) -> tuple[str | None, str]:
 
 
 def _one_off(phase: Phase, bd: dict, s: _Signals) -> dict | None:
-    """Staging or start-up when it dominates one end-to-end pass."""
+    """Staging or start-up when it dominates set-up plus one timed repeat (the
+    breakdown's end to end: a repeat holds whole passes for at least min_repeat_s)."""
     shares = {r["component"]: r["share_pct"] for r in bd["rows"]}
     pass_s = fmt.num(bd["end_to_end_s"], 2)
     if shares.get("staging", 0) >= ONE_OFF_DOMINANT_PCT:
@@ -304,15 +305,15 @@ def _one_off(phase: Phase, bd: dict, s: _Signals) -> dict | None:
             "staging",
             "staging (RAM-disk copy)",
             f"staging {fmt.num(phase.staging_s, 2)} s = "
-            f"{fmt.pct(shares['staging'])} of one end-to-end pass ({pass_s} s)",
+            f"{fmt.pct(shares['staging'])} of set-up + one timed repeat ({pass_s} s)",
         )
     if shares.get("startup", 0) >= ONE_OFF_DOMINANT_PCT:
         return finding(
             "startup",
             "cluster start-up",
             f"cluster start-up {fmt.num(phase.startup_s, 2)} s for "
-            f"{s.procs} processes = {fmt.pct(shares['startup'])} of one "
-            f"end-to-end pass ({pass_s} s)",
+            f"{s.procs} processes = {fmt.pct(shares['startup'])} of set-up + one "
+            f"timed repeat ({pass_s} s)",
         )
     return None
 
