@@ -19,6 +19,7 @@ import signal
 import time
 
 import dask
+import distributed  # noqa: F401  (loads its config defaults before any dask.config.set here)
 import pandas as pd
 import psutil
 import pytest

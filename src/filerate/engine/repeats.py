@@ -334,7 +334,7 @@ def _take(ctx, submitted: _Submitted, fut, per_pass: list, r: int, warmup: bool,
     items, sent = submitted.meta[fut.key]
     drained = submitted.groups is not None and fut.key in submitted.groups.group_of
     try:
-        out = fut.result()
+        out = _result(ctx, fut, drained)
     except Exception as exc:
         got.marked.failed_tasks += 1
         error = _batch_error(exc)
@@ -358,6 +358,29 @@ def _take(ctx, submitted: _Submitted, fut, per_pass: list, r: int, warmup: bool,
         rows.append(_batch_record(res, r, warmup, b, fut.key, sent))
         rows[-1].attempts = tries  # attempts in place; run_repeat adds the task's starts
     return None
+
+
+#: seconds to wait for a finished per-thread task's result before its group's items are
+#: sent again as per-batch tasks (see _result)
+RESULT_LOST_S = 20.0
+
+
+def _result(ctx: RepeatContext, fut, drained: bool):
+    """A finished task's result. It is normally at hand; when the worker holding it died
+    first, Dask recomputes it, and with every worker restarting that recompute was seen
+    never to come (make test: a poison batch killed the worker that held another group's
+    result). So the wait is bounded: for a per-thread task by RESULT_LOST_S, after which
+    its group is finished with per-batch tasks; for a per-batch task by the phase's
+    deadline. Raises TimeoutError, with what happened, when the wait runs out."""
+    wait = RESULT_LOST_S if drained else ctx.deadline - time.monotonic()
+    try:
+        return fut.result(timeout=max(1.0, wait))
+    except TimeoutError:
+        ctx.client.cancel([fut])
+        raise TimeoutError(
+            f"the finished task's result was lost with its worker and not recomputed "
+            f"within {fmt.seconds(max(1.0, wait))}"
+        ) from None
 
 
 def _fault_fields(rows: list[BatchRecord], marked: _Marked, attempts: dict | None) -> dict:

@@ -39,7 +39,8 @@ GLOSSARY = {
     "mb_per_s_median": "median MB/s of the files processed ok over the timed repeats",
     "listing_s": "the directory walk that finds the files, s (cold where drop_caches ran "
     "before it, else warm: fadvise leaves dentries cached)",
-    "files_per_s_with_listing": "median files/s with the listing added to each repeat's time",
+    "files_per_s_with_listing": "median files/s with one listing added before every pass "
+    "of each repeat",
     "cv_pct": "spread: coefficient of variation of files/s over the timed repeats, % "
     "(population s.d. / mean, as run.json `summary`)",
     "stability": "`stable`: the CI of the median met `ci_target_pct`; `unstable`: it did "
