@@ -193,9 +193,15 @@ def measurement_markdown(m: dict | None) -> list[str]:
         if others is not None
         else ""
     )
+    if m["passes"] == m["repeats"]:  # evicted or checked before each: one pass per repeat
+        repeats = f"{m['repeats']} repeats of one pass each"
+    else:
+        repeats = (
+            f"{m['repeats']} repeats of at least {fmt.num(m['min_repeat_s'], 1)} s "
+            f"({m['passes']} whole passes)"
+        )
     text = (
-        f"Measured: {ci_text(rec)} files/s over {m['repeats']} repeats of at least "
-        f"{fmt.num(m['min_repeat_s'], 1)} s ({m['passes']} whole passes), stopped by "
+        f"Measured: {ci_text(rec)} files/s over {repeats}, stopped by "
         f"{m['stop_reason']}; the CI is ±{fmt.num(m['ci_half_width_pct'], 1)} % against a "
         f"target of ±{fmt.num(m['ci_target_pct'], 1)} %.{cpu} Floor: {floor_text(rec)} "
         "files/s."
