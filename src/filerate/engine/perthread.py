@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from filerate.engine import cluster, tasks, worklist
+from filerate.engine import cluster, tasks, taskspec, worklist
 
 
 def worker_threads(client) -> dict[str, int]:
@@ -61,11 +61,9 @@ class Groups:
         if self.left[group] or not items:
             return [], {}
         name = ctx.settings["name"]
-        keys = [f"analyse-{name}-r{self.r}-p{p}-b{b}-{self.token}" for p, b in items]
-        specs = [
-            {**ctx.spec_base, "start": lo, "stop": hi}
-            for lo, hi in (ctx.batches[b] for _, b in items)
-        ]
+        keys, specs = taskspec.batch_tasks(
+            ctx.spec_base, ctx.batches, name, self.r, self.token, items
+        )
         sent = time.time()
         futures = ctx.client.map(
             tasks.analyse_batch, specs, key=keys, pure=False, retries=ctx.settings["task_retries"]

@@ -29,6 +29,7 @@ from filerate.engine import (
     measurement,
     monitor,
     repeats,
+    rounds,
     scheduler_log,
     security,
     slurm,
@@ -349,7 +350,7 @@ def _dask_report(ctx: repeats.RepeatContext, done: repeats.PhaseRepeats, out: Pa
         return None
     r = len(done.records)  # its own task keys, after every recorded repeat
     # per pass: a time-based repeat is several passes, the extra repeat one
-    timed = [rec["wall_s"] / rec.get("passes", 1) for rec in done.records if not rec["warmup"]]
+    timed = rounds.pass_seconds(done.records)
     out.mkdir(parents=True, exist_ok=True)
     rec = daskreport.untimed_repeat(lambda: repeats.run_repeat(ctx, r, True)[0], out, timed)
     print(

@@ -20,7 +20,16 @@ from typing import Any
 import numpy as np
 
 from filerate import fmt
-from filerate.engine import coldrun, latency, perthread, rounds, scheduler_log, tasks, worker_stats
+from filerate.engine import (
+    coldrun,
+    latency,
+    perthread,
+    rounds,
+    scheduler_log,
+    tasks,
+    taskspec,
+    worker_stats,
+)
 from filerate.engine.file_results import FileResults
 from filerate.engine.records import BatchRecord, ErrorKind, FileError, FileStatus, TaskResult
 from filerate.units import MB
@@ -243,14 +252,10 @@ def _submit(ctx: RepeatContext, r: int, token: str, passes: int) -> _Submitted:
     once and queues them (one per free thread, plus Dask's worker-saturation margin), so
     a worker starts its next batch without waiting for the client."""
     items = [(p, b) for p in range(passes) for b in range(len(ctx.batches))]
-    name = ctx.settings["name"]
-    keys = [f"analyse-{name}-r{r}-p{p}-b{b}-{token}" for p, b in items]
+    keys, specs = taskspec.batch_tasks(
+        ctx.spec_base, ctx.batches, ctx.settings["name"], r, token, items, passes - 1
+    )
     submitted = time.time()
-    specs = [
-        {**ctx.spec_base, "start": lo, "stop": hi, "summary_only": p < passes - 1}
-        for p in range(passes)
-        for lo, hi in ctx.batches
-    ]
     retries = ctx.settings["task_retries"]
     if ctx.placement is not None:  # per-worker staging: each batch only where its files are
         if passes != 1:  # its map places one pass's batches (passes_for keeps it at 1)

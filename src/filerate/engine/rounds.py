@@ -17,6 +17,12 @@ from dataclasses import dataclass, field
 from filerate.confidence import StoppingRule, median_ci
 
 
+def pass_seconds(records: list[dict]) -> list[float]:
+    """Seconds per pass of each timed repeat (run.json ``repeats``; warm-up left out): a
+    repeat holds ``passes`` whole passes (one when evicted or checked before each)."""
+    return [r["wall_s"] / max(1, r.get("passes") or 1) for r in records if not r.get("warmup")]
+
+
 @dataclass
 class Pass:
     """One pass over the corpus: what it read and how long it took."""

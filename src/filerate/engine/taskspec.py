@@ -41,6 +41,23 @@ def task_spec(settings: dict, manifest_path: str, data_dir: str) -> dict:
     return spec
 
 
+def batch_tasks(spec_base, batches, name, r, token, items, last_pass=None):
+    """Keys and specs of one per-batch task for each (pass, batch) of ``items`` in repeat
+    ``r`` (``token``: the round trip's unique suffix); a pass before ``last_pass`` asks for
+    counts only (TaskResult.summary_only)."""
+    keys = [f"analyse-{name}-r{r}-p{p}-b{b}-{token}" for p, b in items]
+    specs = [
+        {
+            **spec_base,
+            "start": batches[b][0],
+            "stop": batches[b][1],
+            "summary_only": last_pass is not None and p < last_pass,
+        }
+        for p, b in items
+    ]
+    return keys, specs
+
+
 def batches(n: int, size: int) -> list[tuple[int, int]]:
     """Manifest rows [lo, hi) of each batch."""
     return [(i, min(i + size, n)) for i in range(0, n, size)]

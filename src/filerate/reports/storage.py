@@ -13,6 +13,7 @@ import math
 import statistics
 
 from filerate import fmt
+from filerate.engine import rounds
 
 
 def break_even(staging_s: float, cold_pass_s: float, staged_pass_s: float) -> dict:
@@ -72,10 +73,11 @@ def table_cells(run: dict) -> dict:
 def _pass_s(run: dict) -> float:
     """Median seconds of one pass over the timed repeats: a warm or staged repeat holds
     as many passes as last ``min_repeat_s``, an evicted one a single pass."""
-    timed = [r for r in run.get("repeats") or [] if not r.get("warmup")]
+    repeats = run.get("repeats") or []
+    timed = [r for r in repeats if not r.get("warmup")]
     if not timed or any(r.get("wall_s") is None for r in timed):
         return float(run["summary"]["wall_s_median"])
-    return statistics.median(r["wall_s"] / max(1, r.get("passes") or 1) for r in timed)
+    return statistics.median(rounds.pass_seconds(repeats))
 
 
 def _staging_s(run: dict) -> float | None:
